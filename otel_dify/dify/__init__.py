@@ -1,0 +1,1 @@
+"""Dify HTTP API access: transport, authentication and typed endpoint calls."""
