@@ -1,0 +1,328 @@
+"""The catalog of every metric otel-dify can emit: the single source for code and docs.
+
+Each :class:`MetricSpec` names one instrument with its unit, description,
+attribute keys and default state. The telemetry pipeline creates instruments
+from it, the configuration validates ``OTEL_DIFY_METRICS_ENABLED`` and
+``OTEL_DIFY_METRICS_DISABLED`` against it, and :func:`render_markdown` builds
+``docs/metrics.md`` from it (``python -m otel_dify.catalog > docs/metrics.md``).
+
+Naming follows the OpenTelemetry metric conventions: a ``dify.`` namespace
+because no semantic convention covers these figures, UCUM units with
+curly-brace annotations for counts of things, no unit in the name and no
+``.total`` suffix.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, Literal
+
+Instrument = Literal["counter", "gauge", "histogram"]
+
+INSTRUMENT_KINDS: tuple[Instrument, ...] = ("counter", "gauge", "histogram")
+
+# Attribute keys. Every module uses these constants so that a typo fails at import.
+ATTR_WORKSPACE_ID = "dify.workspace.id"
+ATTR_WORKSPACE_NAME = "dify.workspace.name"
+ATTR_APP_ID = "dify.app.id"
+ATTR_APP_NAME = "dify.app.name"
+ATTR_APP_MODE = "dify.app.mode"
+ATTR_COST_CURRENCY = "dify.cost.currency"
+ATTR_HTTP_ROUTE = "http.route"
+ATTR_HTTP_RESPONSE_STATUS_CODE = "http.response.status_code"
+ATTR_ERROR_TYPE = "error.type"
+
+APP_ATTRIBUTES: tuple[str, ...] = (
+    ATTR_WORKSPACE_ID,
+    ATTR_WORKSPACE_NAME,
+    ATTR_APP_ID,
+    ATTR_APP_NAME,
+    ATTR_APP_MODE,
+)
+
+ATTRIBUTE_DESCRIPTIONS: dict[str, str] = {
+    ATTR_WORKSPACE_ID: "Dify workspace (tenant) id.",
+    ATTR_WORKSPACE_NAME: "Dify workspace name.",
+    ATTR_APP_ID: "Dify app id.",
+    ATTR_APP_NAME: "Dify app name.",
+    ATTR_APP_MODE: "Dify app mode: chat, completion, agent-chat, advanced-chat or workflow.",
+    ATTR_COST_CURRENCY: "ISO 4217 currency code of the cost, for example USD.",
+    ATTR_HTTP_ROUTE: "Dify endpoint template, for example /console/api/apps/{app_id}/statistics/token-costs.",
+    ATTR_HTTP_RESPONSE_STATUS_CODE: "HTTP status code of the response, 0 when no response arrived.",
+    ATTR_ERROR_TYPE: "Error class, for example timeout, http_5xx or auth_failed.",
+}
+
+# Bucket boundaries in seconds for dify.exporter.poll.duration. A poll of a
+# small Dify takes a fraction of a second; a large one with a slow database can
+# take minutes, so the buckets span 0.05 s to 300 s.
+POLL_DURATION_BUCKETS_S: tuple[float, ...] = (
+    0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 25.0, 50.0, 100.0, 300.0,
+)
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """The definition of one metric.
+
+    ``instrument`` selects the OpenTelemetry instrument: ``counter`` is an
+    ObservableCounter that reports absolute cumulative totals, ``gauge`` an
+    ObservableGauge, ``histogram`` a synchronous Histogram recorded by the poll
+    loop. ``attributes`` lists the keys a point may carry. ``source`` names the
+    Dify endpoint that feeds the metric, and ``note`` explains a name or unit
+    that differs from what a reader might expect. ``bucket_boundaries`` applies
+    to histograms only; empty means the SDK default buckets.
+    """
+
+    name: str
+    instrument: Instrument
+    unit: str
+    description: str
+    attributes: tuple[str, ...]
+    enabled_by_default: bool
+    source: str
+    note: str = ""
+    bucket_boundaries: tuple[float, ...] = ()
+
+
+_STATISTICS = "GET /console/api/apps/{app_id}/statistics/"
+_WORKFLOW_STATISTICS = "GET /console/api/apps/{app_id}/workflow/statistics/"
+_TODAY = "on the current day in the time zone of the Dify account"
+
+METRICS: tuple[MetricSpec, ...] = (
+    # App counters: cumulative totals since OTEL_DIFY_COUNT_FROM.
+    MetricSpec(
+        name="dify.app.messages",
+        instrument="counter",
+        unit="{message}",
+        description="Messages that the app answered, excluding debugger messages.",
+        attributes=APP_ATTRIBUTES,
+        enabled_by_default=True,
+        source=_STATISTICS + "daily-messages (message_count summed over days)",
+        note="Workflow apps write no messages, so they report no points.",
+    ),
+    MetricSpec(
+        name="dify.app.tokens",
+        instrument="counter",
+        unit="{token}",
+        description="Prompt and answer tokens of the app's messages, summed.",
+        attributes=APP_ATTRIBUTES,
+        enabled_by_default=True,
+        source=_STATISTICS + "token-costs (token_count summed over days)",
+        note=(
+            "Dify's statistics give only the sum of prompt and answer tokens, "
+            "so there is no input/output split and no gen_ai.token.type attribute."
+        ),
+    ),
+    MetricSpec(
+        name="dify.app.cost",
+        instrument="counter",
+        unit="{currency_unit}",
+        description="Model cost of the app's messages in the currency given by dify.cost.currency.",
+        attributes=APP_ATTRIBUTES + (ATTR_COST_CURRENCY,),
+        enabled_by_default=True,
+        source=_STATISTICS + "token-costs (total_price summed over days)",
+        note=(
+            "A unit applies to every point of a metric, but the currency is a "
+            "per-point attribute, so the unit is the annotation {currency_unit}; "
+            "Prometheus drops annotations and names the series dify_app_cost_total. "
+            "Never sum across currencies. Dify 1.15 always reports USD."
+        ),
+    ),
+    MetricSpec(
+        name="dify.app.workflow.runs",
+        instrument="counter",
+        unit="{run}",
+        description="Workflow runs of the app in any status, excluding editor debug runs.",
+        attributes=APP_ATTRIBUTES,
+        enabled_by_default=True,
+        source=_WORKFLOW_STATISTICS + "daily-conversations (runs summed over days)",
+        note=(
+            "Dify names the endpoint daily-conversations but it counts runs started "
+            "from the published app; runs started by triggers are not counted."
+        ),
+    ),
+    MetricSpec(
+        name="dify.app.workflow.tokens",
+        instrument="counter",
+        unit="{token}",
+        description="Tokens consumed by the app's workflow runs.",
+        attributes=APP_ATTRIBUTES,
+        enabled_by_default=True,
+        source=_WORKFLOW_STATISTICS + "token-costs (token_count summed over days)",
+        note="Dify reports no price for workflow runs, so there is no workflow cost metric.",
+    ),
+    # App gauges: figures for the current day.
+    MetricSpec(
+        name="dify.app.conversations.active",
+        instrument="gauge",
+        unit="{conversation}",
+        description=f"Conversations with at least one message {_TODAY}.",
+        attributes=APP_ATTRIBUTES,
+        enabled_by_default=True,
+        source=_STATISTICS + "daily-conversations (conversation_count of the current day)",
+    ),
+    MetricSpec(
+        name="dify.app.end_users.active",
+        instrument="gauge",
+        unit="{user}",
+        description=f"Distinct end users who sent a message {_TODAY}.",
+        attributes=APP_ATTRIBUTES,
+        enabled_by_default=True,
+        source=_STATISTICS + "daily-end-users (terminal_count of the current day)",
+        note="Console and explore users are not end users and are not counted.",
+    ),
+    MetricSpec(
+        name="dify.app.workflow.end_users.active",
+        instrument="gauge",
+        unit="{user}",
+        description=f"Distinct users, end users and accounts, who started a workflow run {_TODAY}.",
+        attributes=APP_ATTRIBUTES,
+        enabled_by_default=False,
+        source=_WORKFLOW_STATISTICS + "daily-terminals (terminal_count of the current day)",
+        note=(
+            "Optional because Dify counts workspace accounts together with end users here, "
+            "and for advanced-chat apps it overlaps with dify.app.end_users.active."
+        ),
+    ),
+    MetricSpec(
+        name="dify.app.satisfaction",
+        instrument="gauge",
+        unit="1",
+        description=f"Likes per message {_TODAY}, as a ratio; dislikes are ignored.",
+        attributes=APP_ATTRIBUTES,
+        enabled_by_default=True,
+        source=_STATISTICS + "user-satisfaction-rate (rate of the current day, divided by 1000)",
+        note="Dify returns likes per 1000 messages; the exporter divides by 1000 so the unit is the ratio 1.",
+    ),
+    MetricSpec(
+        name="dify.app.interactions.per_conversation",
+        instrument="gauge",
+        unit="{message}",
+        description=f"Mean number of messages per conversation started {_TODAY}.",
+        attributes=APP_ATTRIBUTES,
+        enabled_by_default=False,
+        source=_STATISTICS + "average-session-interactions (interactions of the current day)",
+        note=(
+            "Optional because it is the slowest statistics endpoint on a large Dify "
+            "database. Only chat, agent-chat and advanced-chat apps report it. The unit "
+            "is {message} because the value is a message count averaged over conversations."
+        ),
+    ),
+    MetricSpec(
+        name="dify.app.response.latency",
+        instrument="gauge",
+        unit="s",
+        description=f"Mean model response latency of the app's messages {_TODAY}.",
+        attributes=APP_ATTRIBUTES,
+        enabled_by_default=True,
+        source=_STATISTICS + "average-response-time (latency of the current day, ms converted to s)",
+        note=(
+            "Dify serves this figure only for completion apps, so other modes report no points. "
+            "It is a daily mean, not a distribution, so it is a gauge and not a histogram."
+        ),
+    ),
+    MetricSpec(
+        name="dify.app.output_tokens.rate",
+        instrument="gauge",
+        unit="{token}/s",
+        description=f"Answer tokens per second of model response time {_TODAY}.",
+        attributes=APP_ATTRIBUTES,
+        enabled_by_default=True,
+        source=_STATISTICS + "tokens-per-second (tps of the current day)",
+    ),
+    MetricSpec(
+        name="dify.apps",
+        instrument="gauge",
+        unit="{app}",
+        description="Apps in the workspace that pass the OTEL_DIFY_APP_* filters, by mode.",
+        attributes=(ATTR_WORKSPACE_ID, ATTR_WORKSPACE_NAME, ATTR_APP_MODE),
+        enabled_by_default=True,
+        source="GET /console/api/apps (all pages)",
+    ),
+    # Exporter self-metrics.
+    MetricSpec(
+        name="dify.exporter.up",
+        instrument="gauge",
+        unit="1",
+        description="1 when the last poll of the workspace succeeded, 0 when it failed.",
+        attributes=(ATTR_WORKSPACE_ID,),
+        enabled_by_default=True,
+        source="the exporter's poll loop",
+    ),
+    MetricSpec(
+        name="dify.exporter.last_success",
+        instrument="gauge",
+        unit="s",
+        description="Unix time of the last successful poll of the workspace.",
+        attributes=(ATTR_WORKSPACE_ID,),
+        enabled_by_default=True,
+        source="the exporter's poll loop",
+        note="Alert when now minus this value exceeds three poll intervals.",
+    ),
+    MetricSpec(
+        name="dify.exporter.poll.duration",
+        instrument="histogram",
+        unit="s",
+        description="Duration of one poll of the workspace, successful or not.",
+        attributes=(ATTR_WORKSPACE_ID,),
+        enabled_by_default=True,
+        source="the exporter's poll loop",
+        bucket_boundaries=POLL_DURATION_BUCKETS_S,
+    ),
+    MetricSpec(
+        name="dify.exporter.requests",
+        instrument="counter",
+        unit="{request}",
+        description="HTTP requests sent to Dify, by endpoint template and status code.",
+        attributes=(ATTR_WORKSPACE_ID, ATTR_HTTP_ROUTE, ATTR_HTTP_RESPONSE_STATUS_CODE),
+        enabled_by_default=True,
+        source="the exporter's Dify client",
+        note="http.response.status_code is 0 when the request failed before a response arrived.",
+    ),
+    MetricSpec(
+        name="dify.exporter.errors",
+        instrument="counter",
+        unit="{error}",
+        description="Errors met while polling Dify, by error type.",
+        attributes=(ATTR_WORKSPACE_ID, ATTR_ERROR_TYPE),
+        enabled_by_default=True,
+        source="the exporter's poll loop and Dify client",
+    ),
+)
+
+_BY_NAME: dict[str, MetricSpec] = {spec.name: spec for spec in METRICS}
+
+METRIC_NAMES: tuple[str, ...] = tuple(spec.name for spec in METRICS)
+
+
+def get(name: str) -> MetricSpec:
+    """Return the spec of metric ``name``.
+
+    Raises KeyError, naming the valid metrics, when ``name`` is not in the catalog.
+    """
+    try:
+        return _BY_NAME[name]
+    except KeyError:
+        raise KeyError(f"unknown metric {name!r}; valid names: {', '.join(METRIC_NAMES)}") from None
+
+
+def enabled_metrics(enabled: Iterable[str] = (), disabled: Iterable[str] = ()) -> tuple[MetricSpec, ...]:
+    """Return the specs to emit, in catalog order.
+
+    The result is the metrics enabled by default, plus those in ``enabled``,
+    minus those in ``disabled``. Raises KeyError for an unknown name and
+    ValueError for a name in both lists; the configuration checks both earlier
+    and reports them per variable.
+    """
+    enabled_names = {get(name).name for name in enabled}
+    disabled_names = {get(name).name for name in disabled}
+
+    both = sorted(enabled_names & disabled_names)
+    if both:
+        raise ValueError(f"metrics both enabled and disabled: {', '.join(both)}")
+
+    return tuple(
+        spec
+        for spec in METRICS
+        if (spec.enabled_by_default or spec.name in enabled_names) and spec.name not in disabled_names
+    )
