@@ -49,12 +49,15 @@ ATTRIBUTE_DESCRIPTIONS: dict[str, str] = {
     ATTR_COST_CURRENCY: "ISO 4217 currency code of the cost, for example USD.",
     ATTR_HTTP_ROUTE: "Dify endpoint template, for example /console/api/apps/{app_id}/statistics/token-costs.",
     ATTR_HTTP_RESPONSE_STATUS_CODE: "HTTP status code of the response, 0 when no response arrived.",
-    ATTR_ERROR_TYPE: "Error class, for example timeout, http_5xx or auth_failed.",
+    ATTR_ERROR_TYPE: (
+        "Short error name, for example timeout, transport, http_status, not_found, "
+        "invalid_response or authentication."
+    ),
 }
 
 # Bucket boundaries in seconds for dify.exporter.poll.duration. A poll of a
-# small Dify takes a fraction of a second; a large one with a slow database can
-# take minutes, so the buckets span 0.05 s to 300 s.
+# small Dify takes a fraction of a second, but a large one with a slow database
+# can take minutes, so the buckets span 0.05 s to 300 s.
 POLL_DURATION_BUCKETS_S: tuple[float, ...] = (
     0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 25.0, 50.0, 100.0, 300.0,
 )
@@ -188,11 +191,11 @@ METRICS: tuple[MetricSpec, ...] = (
         name="dify.app.satisfaction",
         instrument="gauge",
         unit="1",
-        description=f"Likes per message {_TODAY}, as a ratio; dislikes are ignored.",
+        description=f"Ratio of likes to messages {_TODAY}, not counting dislikes.",
         attributes=APP_ATTRIBUTES,
         enabled_by_default=True,
         source=_STATISTICS + "user-satisfaction-rate (rate of the current day, divided by 1000)",
-        note="Dify returns likes per 1000 messages; the exporter divides by 1000 so the unit is the ratio 1.",
+        note="Dify returns likes per 1000 messages, so the exporter divides by 1000 to report the ratio 1.",
     ),
     MetricSpec(
         name="dify.app.interactions.per_conversation",
@@ -283,7 +286,7 @@ METRICS: tuple[MetricSpec, ...] = (
         name="dify.exporter.errors",
         instrument="counter",
         unit="{error}",
-        description="Errors met while polling Dify, by error type.",
+        description="Errors raised while polling Dify, by error type.",
         attributes=(ATTR_WORKSPACE_ID, ATTR_ERROR_TYPE),
         enabled_by_default=True,
         source="the exporter's poll loop and Dify client",
@@ -303,7 +306,7 @@ def get(name: str) -> MetricSpec:
     try:
         return _BY_NAME[name]
     except KeyError:
-        raise KeyError(f"unknown metric {name!r}; valid names: {', '.join(METRIC_NAMES)}") from None
+        raise KeyError(f"unknown metric {name!r}. Valid names: {', '.join(METRIC_NAMES)}") from None
 
 
 def enabled_metrics(enabled: Iterable[str] = (), disabled: Iterable[str] = ()) -> tuple[MetricSpec, ...]:
@@ -311,8 +314,8 @@ def enabled_metrics(enabled: Iterable[str] = (), disabled: Iterable[str] = ()) -
 
     The result is the metrics enabled by default, plus those in ``enabled``,
     minus those in ``disabled``. Raises KeyError for an unknown name and
-    ValueError for a name in both lists; the configuration checks both earlier
-    and reports them per variable.
+    ValueError for a name in both lists. The configuration checks both earlier,
+    so it can report them per variable.
     """
     enabled_names = {get(name).name for name in enabled}
     disabled_names = {get(name).name for name in disabled}
@@ -326,3 +329,97 @@ def enabled_metrics(enabled: Iterable[str] = (), disabled: Iterable[str] = ()) -
         for spec in METRICS
         if (spec.enabled_by_default or spec.name in enabled_names) and spec.name not in disabled_names
     )
+
+
+_INSTRUMENT_LABELS: dict[str, str] = {
+    "counter": "ObservableCounter (monotonic, cumulative totals)",
+    "gauge": "ObservableGauge",
+    "histogram": "Histogram",
+}
+
+
+def _render_metric(spec: MetricSpec) -> list[str]:
+    lines = [
+        f"### {spec.name}",
+        "",
+        spec.description,
+        "",
+        "| Unit | Instrument | Source |",
+        "| ---- | ---------- | ------ |",
+        f"| `{spec.unit}` | {_INSTRUMENT_LABELS[spec.instrument]} | {spec.source} |",
+        "",
+    ]
+
+    if spec.bucket_boundaries:
+        boundaries = ", ".join(f"{boundary:g}" for boundary in spec.bucket_boundaries)
+        lines += [f"Bucket boundaries (s): {boundaries}.", ""]
+
+    if spec.note:
+        lines += [f"Note: {spec.note}", ""]
+
+    lines += [
+        "#### Attributes",
+        "",
+        "| Name | Description |",
+        "| ---- | ----------- |",
+    ]
+    lines += [f"| `{key}` | {ATTRIBUTE_DESCRIPTIONS[key]} |" for key in spec.attributes]
+    lines.append("")
+    return lines
+
+
+def render_markdown() -> str:
+    """Render the metrics reference that docs/metrics.md contains.
+
+    The output is deterministic, so a test can compare it with the committed file.
+    """
+    default_specs = [spec for spec in METRICS if spec.enabled_by_default]
+    optional_specs = [spec for spec in METRICS if not spec.enabled_by_default]
+    example_default = default_specs[0].name
+    example_optional = optional_specs[0].name if optional_specs else example_default
+
+    lines = [
+        "# Metrics",
+        "",
+        "<!-- Generated from otel_dify/catalog.py by `python -m otel_dify.catalog > docs/metrics.md`."
+        " Do not edit by hand. -->",
+        "",
+        "otel-dify emits the metrics below. Counters report cumulative totals since",
+        "`OTEL_DIFY_COUNT_FROM` (or since the oldest statistics Dify returns); gauges report",
+        "figures of the current day in the time zone of the Dify account that the exporter",
+        "uses. Units follow UCUM; Prometheus drops annotations in braces from names.",
+        "",
+        "## Turning metrics on and off",
+        "",
+        "Both variables take a comma-separated list of metric names. A name in both lists,",
+        "or a name that is not listed here, stops the exporter at start-up with an error.",
+        "",
+        "```sh",
+        f"OTEL_DIFY_METRICS_DISABLED={example_default}",
+        f"OTEL_DIFY_METRICS_ENABLED={example_optional}",
+        "```",
+        "",
+        "A disabled metric gets no instrument at all, so it sends no data points.",
+        "",
+        "## Default metrics",
+        "",
+        "These metrics are emitted unless `OTEL_DIFY_METRICS_DISABLED` names them.",
+        "",
+    ]
+    for spec in default_specs:
+        lines += _render_metric(spec)
+
+    lines += [
+        "## Optional metrics",
+        "",
+        "These metrics are emitted only when `OTEL_DIFY_METRICS_ENABLED` names them.",
+        "",
+    ]
+    for spec in optional_specs:
+        lines += _render_metric(spec)
+
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+if __name__ == "__main__":
+    print(render_markdown(), end="")
