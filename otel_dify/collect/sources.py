@@ -1,0 +1,215 @@
+"""The Dify statistics endpoints the exporter reads, and what each one feeds.
+
+Each :class:`StatisticSource` names one endpoint, the app modes it supports,
+the metrics it feeds and how to read one daily row. A source is fetched only
+when at least one of its metrics is enabled and the app's mode supports it, so
+that disabling metrics also saves requests to Dify.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any, Callable, Iterable, Mapping
+
+from otel_dify.dify.models import AppMode
+
+MESSAGE_MODES = frozenset({AppMode.CHAT, AppMode.COMPLETION, AppMode.AGENT_CHAT, AppMode.ADVANCED_CHAT})
+CONVERSATION_MODES = frozenset({AppMode.CHAT, AppMode.AGENT_CHAT, AppMode.ADVANCED_CHAT})
+WORKFLOW_MODES = frozenset({AppMode.WORKFLOW, AppMode.ADVANCED_CHAT})
+
+
+class Family(str, enum.Enum):
+    """Which URL family an endpoint belongs to."""
+
+    APP = "statistics"
+    WORKFLOW = "workflow/statistics"
+
+
+class Shape(str, enum.Enum):
+    """How the exporter turns the daily rows of a source into values.
+
+    ``TOTAL``: rows are summed over all days into absolute, monotonic totals.
+    ``TODAY``: only the row of the current local day counts; it is a gauge.
+    """
+
+    TOTAL = "total"
+    TODAY = "today"
+
+
+class InvalidRowError(ValueError):
+    """A statistics row lacks a field or has a value of the wrong type."""
+
+
+def _integer(row: Mapping[str, Any], field: str) -> int:
+    """Read an integer that Dify sends as a number or, for workflow tokens, as a string."""
+    value = row.get(field)
+    if isinstance(value, bool):
+        raise InvalidRowError(f"field {field!r} is a boolean, expected an integer")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value)
+    raise InvalidRowError(f"field {field!r} is {value!r}, expected an integer")
+
+
+def _number(row: Mapping[str, Any], field: str) -> float:
+    value = row.get(field)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InvalidRowError(f"field {field!r} is {value!r}, expected a number")
+    return float(value)
+
+
+def _price(row: Mapping[str, Any]) -> Decimal:
+    """Read ``total_price``: a decimal string such as "0.0197304", or null on a day without price."""
+    value = row.get("total_price")
+    if value is None:
+        return Decimal(0)
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise InvalidRowError(f"field 'total_price' is {value!r}, expected a decimal string")
+    try:
+        price = Decimal(str(value))
+    except InvalidOperation as error:
+        raise InvalidRowError(f"field 'total_price' is {value!r}, expected a decimal string") from error
+    if not price.is_finite():
+        raise InvalidRowError(f"field 'total_price' is {value!r}, expected a finite decimal")
+    return price
+
+
+def _currency(row: Mapping[str, Any]) -> str:
+    value = row.get("currency")
+    if not isinstance(value, str) or not value:
+        raise InvalidRowError(f"field 'currency' is {value!r}, expected an ISO 4217 code")
+    return value.upper()
+
+
+# A row reader returns (metric name, currency or None, value) triples.
+RowValue = tuple[str, str | None, Decimal]
+RowReader = Callable[[Mapping[str, Any]], Iterable[RowValue]]
+
+
+def _read_messages(row: Mapping[str, Any]) -> Iterable[RowValue]:
+    return [("dify.app.messages", None, Decimal(_integer(row, "message_count")))]
+
+
+def _read_token_costs(row: Mapping[str, Any]) -> Iterable[RowValue]:
+    return [
+        ("dify.app.tokens", None, Decimal(_integer(row, "token_count"))),
+        ("dify.app.cost", _currency(row), _price(row)),
+    ]
+
+
+def _read_workflow_runs(row: Mapping[str, Any]) -> Iterable[RowValue]:
+    return [("dify.app.workflow.runs", None, Decimal(_integer(row, "runs")))]
+
+
+def _read_workflow_tokens(row: Mapping[str, Any]) -> Iterable[RowValue]:
+    return [("dify.app.workflow.tokens", None, Decimal(_integer(row, "token_count")))]
+
+
+def _read_conversations(row: Mapping[str, Any]) -> Iterable[RowValue]:
+    return [("dify.app.conversations.active", None, Decimal(_integer(row, "conversation_count")))]
+
+
+def _read_end_users(row: Mapping[str, Any]) -> Iterable[RowValue]:
+    return [("dify.app.end_users.active", None, Decimal(_integer(row, "terminal_count")))]
+
+
+def _read_workflow_end_users(row: Mapping[str, Any]) -> Iterable[RowValue]:
+    return [("dify.app.workflow.end_users.active", None, Decimal(_integer(row, "terminal_count")))]
+
+
+def _read_satisfaction(row: Mapping[str, Any]) -> Iterable[RowValue]:
+    # Dify reports likes per 1000 messages; OpenTelemetry ratios use unit "1".
+    return [("dify.app.satisfaction", None, Decimal(str(_number(row, "rate"))) / 1000)]
+
+
+def _read_interactions(row: Mapping[str, Any]) -> Iterable[RowValue]:
+    return [("dify.app.interactions.per_conversation", None, Decimal(str(_number(row, "interactions"))))]
+
+
+def _read_response_latency(row: Mapping[str, Any]) -> Iterable[RowValue]:
+    # Dify reports milliseconds; OpenTelemetry durations use seconds.
+    return [("dify.app.response.latency", None, Decimal(str(_number(row, "latency"))) / 1000)]
+
+
+def _read_output_token_rate(row: Mapping[str, Any]) -> Iterable[RowValue]:
+    return [("dify.app.output_tokens.rate", None, Decimal(str(_number(row, "tps"))))]
+
+
+@dataclass(frozen=True)
+class StatisticSource:
+    """One statistics endpoint of Dify and the metrics it feeds."""
+
+    family: Family
+    name: str
+    modes: frozenset[AppMode]
+    shape: Shape
+    metrics: tuple[str, ...]
+    read_row: RowReader
+
+    @property
+    def endpoint(self) -> str:
+        """The endpoint template used in logs and the ``http.route`` attribute."""
+        return f"/console/api/apps/{{app_id}}/{self.family.value}/{self.name}"
+
+    def supports(self, mode: str) -> bool:
+        return mode in {app_mode.value for app_mode in self.modes}
+
+
+SOURCES: tuple[StatisticSource, ...] = (
+    StatisticSource(Family.APP, "daily-messages", MESSAGE_MODES, Shape.TOTAL, ("dify.app.messages",), _read_messages),
+    StatisticSource(
+        Family.APP, "token-costs", MESSAGE_MODES, Shape.TOTAL, ("dify.app.tokens", "dify.app.cost"), _read_token_costs
+    ),
+    StatisticSource(
+        Family.WORKFLOW, "daily-conversations", WORKFLOW_MODES, Shape.TOTAL,
+        ("dify.app.workflow.runs",), _read_workflow_runs,
+    ),
+    StatisticSource(
+        Family.WORKFLOW, "token-costs", WORKFLOW_MODES, Shape.TOTAL,
+        ("dify.app.workflow.tokens",), _read_workflow_tokens,
+    ),
+    StatisticSource(
+        Family.APP, "daily-conversations", MESSAGE_MODES, Shape.TODAY,
+        ("dify.app.conversations.active",), _read_conversations,
+    ),
+    StatisticSource(
+        Family.APP, "daily-end-users", MESSAGE_MODES, Shape.TODAY, ("dify.app.end_users.active",), _read_end_users
+    ),
+    StatisticSource(
+        Family.WORKFLOW, "daily-terminals", WORKFLOW_MODES, Shape.TODAY,
+        ("dify.app.workflow.end_users.active",), _read_workflow_end_users,
+    ),
+    StatisticSource(
+        Family.APP, "user-satisfaction-rate", MESSAGE_MODES, Shape.TODAY,
+        ("dify.app.satisfaction",), _read_satisfaction,
+    ),
+    StatisticSource(
+        Family.APP, "average-session-interactions", CONVERSATION_MODES, Shape.TODAY,
+        ("dify.app.interactions.per_conversation",), _read_interactions,
+    ),
+    StatisticSource(
+        Family.APP, "average-response-time", frozenset({AppMode.COMPLETION}), Shape.TODAY,
+        ("dify.app.response.latency",), _read_response_latency,
+    ),
+    StatisticSource(
+        Family.APP, "tokens-per-second", MESSAGE_MODES, Shape.TODAY,
+        ("dify.app.output_tokens.rate",), _read_output_token_rate,
+    ),
+)
+
+#: Gauges that count things: a day without a row means zero, not "unknown".
+ZERO_WHEN_ABSENT = frozenset(
+    {"dify.app.conversations.active", "dify.app.end_users.active", "dify.app.workflow.end_users.active"}
+)
+
+
+def sources_for(mode: str, enabled_metrics: frozenset[str]) -> tuple[StatisticSource, ...]:
+    """Return the sources to fetch for an app of ``mode`` given the enabled metric names."""
+    return tuple(
+        source
+        for source in SOURCES
+        if source.supports(mode) and any(metric in enabled_metrics for metric in source.metrics)
+    )

@@ -1,0 +1,1 @@
+"""The running service: poll schedule, exporter self-statistics, shutdown."""
