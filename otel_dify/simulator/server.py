@@ -1,0 +1,220 @@
+"""The Dify simulator: state, aiohttp application and a runner for tests.
+
+``DifySimulator`` holds a version profile, a data set, a clock, the login
+state and a request log. ``make_app`` serves the console API on aiohttp and
+``run_simulator`` runs it on a loopback port.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from aiohttp import web
+
+from otel_dify.dify.models import AppMode
+from otel_dify.simulator.auth import AuthService, AuthSettings, SessionTokens
+from otel_dify.simulator.clock import SimClock
+from otel_dify.simulator.dataset import Dataset
+from otel_dify.simulator.errors import DifyHTTPError, html_method_not_allowed, html_not_found
+from otel_dify.simulator.handlers import ConsoleHandlers, json_response
+from otel_dify.simulator.profiles import VersionProfile, get_profile
+from otel_dify.simulator.records import Account, App
+from otel_dify.simulator.truth import GroundTruth, compute_ground_truth
+
+logger = logging.getLogger(__name__)
+
+#: Default clock start: the instant the reference captures of Dify 1.15.0 were taken.
+DEFAULT_START = datetime(2026, 12, 4, 19, 30, tzinfo=timezone.utc)
+
+
+@dataclass(frozen=True)
+class RequestLogEntry:
+    """One request the simulator answered.
+
+    ``auth_kind`` is ``none``, ``cookie``, ``bearer``, ``query``,
+    ``admin-key`` or ``refresh`` (a refresh-token request).
+    """
+
+    method: str
+    path: str
+    query: str
+    status: int
+    auth_kind: str
+
+
+class DifySimulator:
+    """A stand-in for one Dify deployment.
+
+    Without ``dataset`` the simulator generates one from ``seed`` with
+    ``days`` days of traffic before the clock's now. Without ``clock`` it
+    uses a ``SimClock`` stopped at ``DEFAULT_START``. ``admin_api_key``
+    enables the admin key where the profile supports it.
+    """
+
+    def __init__(
+        self,
+        *,
+        profile: str | VersionProfile = "1.15",
+        dataset: Dataset | None = None,
+        clock: SimClock | None = None,
+        seed: int = 1,
+        days: int = 10,
+        access_token_ttl_s: int = 3600,
+        secure_cookies: bool = False,
+        admin_api_key: str | None = None,
+        secret_key: str | None = None,
+        admin_email: str | None = None,
+        admin_password: str | None = None,
+    ) -> None:
+        self.profile = profile if isinstance(profile, VersionProfile) else get_profile(profile)
+        self.clock = clock or SimClock(DEFAULT_START)
+        if dataset is None:
+            options: dict[str, object] = {}
+            if admin_email:
+                options["admin_email"] = admin_email
+            if admin_password:
+                options["admin_password"] = admin_password
+            dataset = Dataset.generate(seed, self.clock.now(), days, **options)
+        self.dataset = dataset
+        settings = AuthSettings(
+            access_token_ttl_s=access_token_ttl_s, secure_cookies=secure_cookies, admin_api_key=admin_api_key
+        )
+        self.auth = AuthService(self.dataset, self.clock, self.profile, settings, secret_key or secrets.token_urlsafe(48))
+        self.request_log: list[RequestLogEntry] = []
+        self.handlers = ConsoleHandlers(self)
+
+    # -- facts for tests -------------------------------------------------
+
+    @property
+    def admin(self) -> Account:
+        """The admin account: owner of the first workspace."""
+        first_workspace = next(iter(self.dataset.workspaces.values()))
+        return self.dataset.accounts[first_workspace.owner_id]
+
+    @property
+    def admin_password(self) -> str:
+        """Plain password of the admin account (fake, demo only)."""
+        return self.admin.password
+
+    def apps(self, workspace_id: str | None = None) -> list[App]:
+        """Return the apps of one workspace (all when None), newest first."""
+        return self.dataset.apps_of(workspace_id)
+
+    def app_of_mode(self, mode: AppMode | str, workspace_id: str | None = None) -> App:
+        """Return the newest app of ``mode``; raises ``LookupError`` when there is none."""
+        wanted = AppMode(mode)
+        workspace_id = workspace_id or self.dataset.current_workspace(self.admin.id).id
+        for app in self.apps(workspace_id):
+            if app.mode is wanted:
+                return app
+        raise LookupError(f"no {wanted.value} app in workspace {workspace_id}")
+
+    def ground_truth(self, app_id: str, *, timezone: str | None = None) -> GroundTruth:
+        """Return the app's totals up to the clock's now.
+
+        ``timezone`` (IANA name) sets the local day of the ``*_active``
+        fields; it defaults to the timezone of the app's workspace owner.
+        """
+        app = self.dataset.apps[app_id]
+        zone_name = timezone or self.dataset.owner_of(app.workspace_id).timezone
+        return compute_ground_truth(
+            app,
+            self.dataset.records[app_id],
+            now=self.clock.now(),
+            zone_name=zone_name,
+            exclude_debugger=self.profile.exclude_debugger_from_stats,
+        )
+
+    def issue_session(self, email: str | None = None) -> SessionTokens:
+        """Issue session tokens for an account (the admin by default) without a login request."""
+        account = self.dataset.account_by_email(email) if email else self.admin
+        if account is None:
+            raise LookupError(f"no account with e-mail {email}")
+        return self.auth.issue_session(account)
+
+    def count_requests(self, *, method: str | None = None, path: str | None = None) -> int:
+        """Count logged requests, optionally only those with ``method`` and ``path``."""
+        return sum(
+            1
+            for entry in self.request_log
+            if (method is None or entry.method == method) and (path is None or entry.path == path)
+        )
+
+    def login_attempts(self) -> int:
+        """Count ``POST /console/api/login`` requests, successful or not."""
+        return self.count_requests(method="POST", path="/console/api/login")
+
+    # -- HTTP ------------------------------------------------------------
+
+    def make_app(self) -> web.Application:
+        """Return a new aiohttp application serving this simulator's state."""
+        app = web.Application(middlewares=[self._middleware])
+        self.handlers = ConsoleHandlers(self)
+        self.handlers.register(app)
+        return app
+
+    @web.middleware
+    async def _middleware(self, request: web.Request, handler: web.RequestHandler) -> web.StreamResponse:
+        request["auth_kind"] = "none"
+        try:
+            response: web.StreamResponse = await handler(request)
+        except DifyHTTPError as exc:
+            response = _error_response(exc)
+        except web.HTTPMethodNotAllowed as exc:
+            response = _error_response(html_method_not_allowed(exc.allowed_methods))
+        except web.HTTPNotFound:
+            response = _error_response(html_not_found())
+
+        response.headers["X-Version"] = self.profile.version
+        response.headers["X-Env"] = "PRODUCTION"
+        self.request_log.append(
+            RequestLogEntry(request.method, request.path, request.query_string, response.status, request["auth_kind"])
+        )
+        logger.debug(
+            "simulator request",
+            extra={
+                "http_method": request.method,
+                "endpoint": request.path,
+                "http_status": response.status,
+                "auth_kind": request["auth_kind"],
+            },
+        )
+        return response
+
+
+def _error_response(error: DifyHTTPError) -> web.Response:
+    if error.html:
+        response = web.Response(text=str(error.body), status=error.status, content_type="text/html", charset="utf-8")
+    else:
+        response = json_response(error.body, status=error.status)
+    for name, value in error.headers.items():
+        response.headers[name] = value
+    return response
+
+
+@asynccontextmanager
+async def run_simulator(simulator: DifySimulator, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[str]:
+    """Serve ``simulator`` on ``host``:``port`` and yield its base URL (``http://127.0.0.1:PORT``).
+
+    ``port=0`` picks a free port. The server stops when the block exits.
+    """
+    runner = web.AppRunner(simulator.make_app(), access_log=None)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, host, port)
+        await site.start()
+        bound_port = runner.addresses[0][1]
+        base_url = f"http://{host}:{bound_port}"
+        logger.info("dify simulator started", extra={"base_url": base_url, "profile": simulator.profile.version})
+        yield base_url
+    finally:
+        await runner.cleanup()
+        logger.info("dify simulator stopped", extra={"profile": simulator.profile.version})
+
+
+__all__ = ["DEFAULT_START", "DifySimulator", "RequestLogEntry", "run_simulator"]
