@@ -1,0 +1,3 @@
+from otel_dify.cli import entry_point
+
+entry_point()

@@ -1,0 +1,127 @@
+"""Build the exporter's parts from the settings: transport, clients, collectors, poller."""
+
+from __future__ import annotations
+
+import ssl
+from dataclasses import dataclass
+
+from otel_dify import catalog
+from otel_dify.collect.app_filter import AppFilter
+from otel_dify.collect.workspace import CollectionOptions, WorkspaceCollector
+from otel_dify.config import Settings
+from otel_dify.dify.auth import AdminKeyCredentials, ConsoleCredentials
+from otel_dify.dify.client import DifyClient
+from otel_dify.dify.transport import Transport
+from otel_dify.runtime.poller import DurationRecorder, Poller
+from otel_dify.runtime.self_stats import SelfStats
+from otel_dify.snapshot import SnapshotHolder
+
+#: Collector key of the console login, whose workspace is the account's current one.
+CONSOLE_KEY = "console"
+
+
+def ssl_setting(settings: Settings) -> ssl.SSLContext | bool:
+    """Return aiohttp's ``ssl`` argument: verification on by default, with an optional CA file."""
+    if not settings.tls_verify:
+        return False
+    if settings.ca_file is not None:
+        return ssl.create_default_context(cafile=str(settings.ca_file))
+    return True
+
+
+def build_transport(settings: Settings, stats: SelfStats) -> Transport:
+    return Transport(
+        timeout_s=settings.request_timeout,
+        max_concurrency=settings.max_concurrency,
+        ssl=ssl_setting(settings),
+        observer=stats.record_request,
+    )
+
+
+def build_clients(settings: Settings, transport: Transport) -> list[tuple[str, DifyClient]]:
+    """Return one client per polled workspace, keyed by a stable collector key.
+
+    A console login sees the account's current workspace only; an admin key
+    gets one client per configured workspace id.
+    """
+    if settings.admin_api_key is not None:
+        return [
+            (
+                workspace_id,
+                DifyClient(
+                    settings.base_url,
+                    AdminKeyCredentials(api_key=settings.admin_api_key, workspace_id=workspace_id),
+                    transport,
+                    max_pages=settings.max_pages,
+                ),
+            )
+            for workspace_id in settings.workspace_ids
+        ]
+
+    assert settings.email is not None and settings.password is not None
+    credentials = ConsoleCredentials(
+        email=settings.email, password=settings.password, password_encoding=settings.password_encoding
+    )
+    client = DifyClient(
+        settings.base_url, credentials, transport, auth_backoff_s=settings.auth_backoff, max_pages=settings.max_pages
+    )
+    return [(CONSOLE_KEY, client)]
+
+
+def enabled_metric_names(settings: Settings) -> frozenset[str]:
+    specs = catalog.enabled_metrics(settings.metrics_enabled, settings.metrics_disabled)
+    return frozenset(spec.name for spec in specs)
+
+
+def collection_options(settings: Settings) -> CollectionOptions:
+    return CollectionOptions(
+        enabled_metrics=enabled_metric_names(settings),
+        app_filter=AppFilter(
+            include_ids=frozenset(settings.app_include_ids),
+            exclude_ids=frozenset(settings.app_exclude_ids),
+            include_names=tuple(settings.app_include_names),
+            exclude_names=tuple(settings.app_exclude_names),
+            modes=frozenset(settings.app_modes),
+        ),
+        history_refresh_s=settings.history_refresh_interval,
+        count_from=settings.count_from,
+    )
+
+
+@dataclass
+class Assembly:
+    """The parts of one exporter process that talk to Dify."""
+
+    transport: Transport
+    clients: list[tuple[str, DifyClient]]
+    poller: Poller
+    stats: SelfStats
+    holder: SnapshotHolder
+
+    async def close(self) -> None:
+        for _key, client in self.clients:
+            await client.close()
+        await self.transport.close()
+
+
+def assemble(settings: Settings, holder: SnapshotHolder, durations: DurationRecorder | None = None) -> Assembly:
+    """Wire transport, clients, collectors and the poller for ``settings``."""
+    stats = SelfStats()
+    transport = build_transport(settings, stats)
+    clients = build_clients(settings, transport)
+    options = collection_options(settings)
+
+    collectors = [
+        (
+            key,
+            WorkspaceCollector(
+                client,
+                options,
+                workspace_id=None if key == CONSOLE_KEY else key,
+                on_error=stats.record_error,
+            ),
+        )
+        for key, client in clients
+    ]
+    poller = Poller(collectors, holder, stats, options.enabled_metrics, durations=durations)
+    return Assembly(transport=transport, clients=clients, poller=poller, stats=stats, holder=holder)
