@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -170,3 +172,11 @@ def test_markdown_lists_every_metric() -> None:
 
     for spec in catalog.METRICS:
         assert f"### {spec.name}\n" in text
+
+
+def test_module_prints_docs() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "otel_dify.catalog"], capture_output=True, text=True, check=True, timeout=60
+    )
+
+    assert result.stdout == catalog.render_markdown()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from datetime import date
 from pathlib import Path
 
@@ -739,3 +741,22 @@ def test_configuration_variables_complete() -> None:
 def test_every_field_described() -> None:
     for name, field in Settings.model_fields.items():
         assert field.description, name
+
+
+def test_settings_direct_runs_cross_checks(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in list(os.environ):
+        if name.upper().startswith("OTEL_DIFY_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("OTEL_DIFY_BASE_URL", "http://127.0.0.1:5001")
+    monkeypatch.chdir(tmp_path)
+
+    with pytest.raises(pydantic.ValidationError, match="missing credentials"):
+        Settings()
+
+
+def test_module_prints_docs() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "otel_dify.config"], capture_output=True, text=True, check=True, timeout=60
+    )
+
+    assert result.stdout == render_configuration_markdown()

@@ -67,8 +67,10 @@ def split_list(value: Any) -> tuple[str, ...]:
     return tuple(dict.fromkeys(item for item in cleaned if item))
 
 
-def parse_day(value: Any) -> date:
-    """Parse a calendar date written as ``YYYY-MM-DD``."""
+def parse_day(value: Any) -> date | None:
+    """Parse a calendar date written as ``YYYY-MM-DD``. None stays None (the field default)."""
+    if value is None:
+        return None
     if isinstance(value, date) and not isinstance(value, datetime):
         return value
 
