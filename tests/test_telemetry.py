@@ -433,6 +433,17 @@ def test_shutdown_exports_once_with_thread(holder: SnapshotHolder) -> None:
     assert len(exporter.exports) == 1
 
 
+def test_shutdown_stops_exporter_past_deadline(holder: SnapshotHolder) -> None:
+    exporter = RecordingExporter()
+    telemetry = Telemetry(catalog.enabled_metrics(), holder, exporter, export_interval_s=math.inf)
+    holder.replace(Snapshot.build({"dify.apps": [Point({}, 3)]}))
+
+    # A zero budget is spent before the final export starts.
+    telemetry.shutdown(timeout_s=0)
+
+    assert exporter.shutdown_calls == 1
+
+
 def test_shutdown_twice_is_noop(holder: SnapshotHolder) -> None:
     exporter = RecordingExporter()
     telemetry = Telemetry(catalog.enabled_metrics(), holder, exporter, export_interval_s=math.inf)

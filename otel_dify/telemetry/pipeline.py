@@ -36,6 +36,11 @@ DEFAULT_EXPORT_INTERVAL_S = 60.0
 
 POLL_DURATION_METRIC = catalog.get("dify.exporter.poll.duration").name
 
+# Time always left for stopping the reader and exporter, even when the final
+# export used up the caller's budget: the SDK skips a reader whose deadline
+# has passed, and the exporter would then keep its connections open.
+_MIN_STOP_BUDGET_S = 0.5
+
 ObservableCallback = Callable[[CallbackOptions], Iterable[Observation]]
 
 
@@ -155,13 +160,19 @@ class Telemetry:
         self.record_histogram(POLL_DURATION_METRIC, seconds, attributes)
 
     def force_flush(self, timeout_s: float = 10.0) -> bool:
-        """Collect and export now, blocking for at most about ``timeout_s`` seconds.
+        """Collect and export now.
 
         Returns True when the collection finished and the export it triggered
         (if any) succeeded, False otherwise or after :meth:`shutdown`. Never
         raises. Blocks on network I/O, so the asyncio loop must call it
         through an executor. Exports never overlap: the SDK serialises this
         call with the background export.
+
+        NOTE: ``timeout_s`` bounds the collection, but the OTLP exporters of
+        SDK 1.45 ignore it for the export and retry until their own timeout,
+        ``OTEL_EXPORTER_OTLP_METRICS_TIMEOUT`` or ``OTEL_EXPORTER_OTLP_TIMEOUT``
+        (seconds, default 10). A flush to an unreachable collector therefore
+        blocks for about that long.
         """
         with self._lock:
             if self._shut_down:
@@ -177,7 +188,9 @@ class Telemetry:
         caller that has just called :meth:`force_flush` and would otherwise
         print or send the same values twice. With a background export the
         SDK always exports once more while it stops. A second call does
-        nothing. Never raises. Blocks like :meth:`force_flush`.
+        nothing. Never raises. Blocks like :meth:`force_flush`, and may take
+        up to half a second more than ``timeout_s`` so that the exporter is
+        always stopped.
         """
         with self._lock:
             if self._shut_down:
@@ -190,7 +203,7 @@ class Telemetry:
             # so the final export happens here.
             self._flush(timeout_s)
 
-        remaining_s = max(0.0, deadline - time.monotonic())
+        remaining_s = max(_MIN_STOP_BUDGET_S, deadline - time.monotonic())
         try:
             self._provider.shutdown(timeout_millis=remaining_s * 1000)
         except Exception as error:  # noqa: BLE001 - the SDK raises a bare Exception listing failed readers
