@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import ssl
+import time
 from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Callable
 
 from otel_dify import catalog
 from otel_dify.collect.app_filter import AppFilter
@@ -38,7 +41,9 @@ def build_transport(settings: Settings, stats: SelfStats) -> Transport:
     )
 
 
-def build_clients(settings: Settings, transport: Transport) -> list[tuple[str, DifyClient]]:
+def build_clients(
+    settings: Settings, transport: Transport, *, monotonic: Callable[[], float] = time.monotonic
+) -> list[tuple[str, DifyClient]]:
     """Return one client per polled workspace, keyed by a stable collector key.
 
     A console login sees the account's current workspace only; an admin key
@@ -63,7 +68,12 @@ def build_clients(settings: Settings, transport: Transport) -> list[tuple[str, D
         email=settings.email, password=settings.password, password_encoding=settings.password_encoding
     )
     client = DifyClient(
-        settings.base_url, credentials, transport, auth_backoff_s=settings.auth_backoff, max_pages=settings.max_pages
+        settings.base_url,
+        credentials,
+        transport,
+        auth_backoff_s=settings.auth_backoff,
+        max_pages=settings.max_pages,
+        clock=monotonic,
     )
     return [(CONSOLE_KEY, client)]
 
@@ -104,11 +114,27 @@ class Assembly:
         await self.transport.close()
 
 
-def assemble(settings: Settings, holder: SnapshotHolder, durations: DurationRecorder | None = None) -> Assembly:
-    """Wire transport, clients, collectors and the poller for ``settings``."""
+def _utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def assemble(
+    settings: Settings,
+    holder: SnapshotHolder,
+    durations: DurationRecorder | None = None,
+    *,
+    wall_clock: Callable[[], datetime] = _utc_now,
+    monotonic: Callable[[], float] = time.monotonic,
+) -> Assembly:
+    """Wire transport, clients, collectors and the poller for ``settings``.
+
+    ``wall_clock`` (aware UTC) decides the local day and the history cut;
+    ``monotonic`` times the login back-off and the refresh of the timezone
+    and the history. Tests pass a simulator's clocks.
+    """
     stats = SelfStats()
     transport = build_transport(settings, stats)
-    clients = build_clients(settings, transport)
+    clients = build_clients(settings, transport, monotonic=monotonic)
     options = collection_options(settings)
 
     collectors = [
@@ -119,9 +145,12 @@ def assemble(settings: Settings, holder: SnapshotHolder, durations: DurationReco
                 options,
                 workspace_id=None if key == CONSOLE_KEY else key,
                 on_error=stats.record_error,
+                monotonic=monotonic,
             ),
         )
         for key, client in clients
     ]
-    poller = Poller(collectors, holder, stats, options.enabled_metrics, durations=durations)
+    poller = Poller(
+        collectors, holder, stats, options.enabled_metrics, durations=durations, wall_clock=wall_clock
+    )
     return Assembly(transport=transport, clients=clients, poller=poller, stats=stats, holder=holder)
