@@ -261,10 +261,6 @@ class Settings(BaseSettings):
             f"the account for a day after more than 5 failed logins. {_DURATION_FORMAT}"
         ),
     )
-    allow_short_auth_backoff: bool = Field(
-        default=False,
-        description="Accept OTEL_DIFY_AUTH_BACKOFF below 900 s. For tests and demos only.",
-    )
 
     @property
     def console_api_url(self) -> str:
@@ -373,15 +369,14 @@ def consistency_problems(values: Mapping[str, Any], failed: frozenset[str] = fro
                 )
             )
 
-    if not failed & {"auth_backoff", "allow_short_auth_backoff"}:
+    if "auth_backoff" not in failed:
         backoff_s = merged["auth_backoff"]
-        if backoff_s < MIN_AUTH_BACKOFF_S and not merged["allow_short_auth_backoff"]:
+        if backoff_s < MIN_AUTH_BACKOFF_S:
             problems.append(
                 Problem(
                     env_name("auth_backoff"),
                     f"must be at least {MIN_AUTH_BACKOFF_S:g} s, got {backoff_s:g} s, because Dify locks the "
-                    "account for a day after more than 5 failed logins "
-                    "(OTEL_DIFY_ALLOW_SHORT_AUTH_BACKOFF=true lifts this for tests)",
+                    "account for a day after more than 5 failed logins",
                 )
             )
 
