@@ -141,7 +141,6 @@ class AuthService:
             raise json_error(401, "authentication_failed", "Invalid email or password.")
 
         self._login_errors.pop(key, None)
-        account.last_login_at = self._clock.now()
         tokens = self.issue_session(account)
         logger.info("login succeeded", extra={"account_id": account.id, "endpoint": "/console/api/login"})
         return self._session_response(tokens, login=True)
@@ -174,7 +173,7 @@ class AuthService:
             raise DifyHTTPError(401, {"result": "fail", key: "Invalid refresh token"})
 
         self._delete_refresh_token(token, account_id)
-        tokens = self.issue_session(self._dataset.accounts[account_id])
+        tokens = self.issue_session(self._dataset.accounts[account_id], record_login=False)
         return self._session_response(tokens, login=False)
 
     def logout(self, principal: Principal) -> AuthResponse:
@@ -199,12 +198,16 @@ class AuthService:
         ]
         return AuthResponse({"result": "success"}, cleared)
 
-    def issue_session(self, account: Account) -> SessionTokens:
+    def issue_session(self, account: Account, *, record_login: bool = True) -> SessionTokens:
         """Issue the tokens a successful login hands out under the profile.
 
         Tests use it to skip the login request. Every call stores a new
-        refresh token and moves the account's pointer to it.
+        refresh token and moves the account's pointer to it. With
+        ``record_login`` (a login, not a refresh) it also sets the account's
+        ``last_login_at``.
         """
+        if record_login:
+            account.last_login_at = self._clock.now()
         now_s = self._clock.timestamp()
         if self._profile.thirty_day_access_token:
             access = self.signer.issue_access_token(account.id, expires_at_s=int(now_s + THIRTY_DAYS_S))

@@ -101,6 +101,8 @@ def generate_dataset(
             created_at=created_base,
         )
         dataset.add_workspace(workspace)
+        # A set-up Dify account has logged in at least once.
+        owner.last_login_at = now - timedelta(hours=1)
         dataset.add_account(owner, [Membership(workspace.id, "owner")])
         workspace_ids.append(workspace.id)
     admin_id = dataset.workspaces[workspace_ids[0]].owner_id

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+from contextvars import ContextVar
 from collections.abc import Awaitable, Callable, Iterable
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -39,6 +40,10 @@ PREFIX = "/console/api"
 UUID_PATTERN = "[A-Fa-f0-9]{8}-[A-Fa-f0-9]{4}-[A-Fa-f0-9]{4}-[A-Fa-f0-9]{4}-[A-Fa-f0-9]{12}"
 
 Handler = Callable[[web.Request], Awaitable[web.Response]]
+
+#: How the current request authenticated, for the request log. Handlers set
+#: it; the middleware awaits the handler in the same task, so it reads it back.
+AUTH_KIND: ContextVar[str] = ContextVar("simulator_auth_kind", default="none")
 
 
 def json_response(body: Any, *, status: int = 200, set_cookies: Iterable[str] = ()) -> web.Response:
@@ -110,8 +115,7 @@ class ConsoleHandlers:
             query_token=request.query.get("_token"),
         )
         principal = self._sim.auth.authenticate(credentials, check_csrf=check_csrf)
-        request["auth_kind"] = principal.auth_kind
-        request["account_id"] = principal.account.id
+        AUTH_KIND.set(principal.auth_kind)
         return principal
 
     def _app(self, request: web.Request, principal: Principal) -> App:
@@ -150,7 +154,7 @@ class ConsoleHandlers:
 
     async def refresh_token(self, request: web.Request) -> web.Response:
         """``POST /refresh-token``: rotate the refresh token (no CSRF check)."""
-        request["auth_kind"] = "refresh"
+        AUTH_KIND.set("refresh")
         payload = None if self._sim.profile.uses_csrf else await self._json_body(request)
         return self._auth_response(self._sim.auth.refresh(cookies=dict(request.cookies), payload=payload))
 

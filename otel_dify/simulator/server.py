@@ -21,7 +21,7 @@ from otel_dify.simulator.auth import AuthService, AuthSettings, SessionTokens
 from otel_dify.simulator.clock import SimClock
 from otel_dify.simulator.dataset import Dataset
 from otel_dify.simulator.errors import DifyHTTPError, html_method_not_allowed, html_not_found
-from otel_dify.simulator.handlers import ConsoleHandlers, json_response
+from otel_dify.simulator.handlers import AUTH_KIND, ConsoleHandlers, json_response
 from otel_dify.simulator.profiles import VersionProfile, get_profile
 from otel_dify.simulator.records import Account, App
 from otel_dify.simulator.truth import GroundTruth, compute_ground_truth
@@ -160,7 +160,7 @@ class DifySimulator:
 
     @web.middleware
     async def _middleware(self, request: web.Request, handler: web.RequestHandler) -> web.StreamResponse:
-        request["auth_kind"] = "none"
+        AUTH_KIND.set("none")
         try:
             response: web.StreamResponse = await handler(request)
         except DifyHTTPError as exc:
@@ -173,7 +173,7 @@ class DifySimulator:
         response.headers["X-Version"] = self.profile.version
         response.headers["X-Env"] = "PRODUCTION"
         self.request_log.append(
-            RequestLogEntry(request.method, request.path, request.query_string, response.status, request["auth_kind"])
+            RequestLogEntry(request.method, request.path, request.query_string, response.status, AUTH_KIND.get())
         )
         logger.debug(
             "simulator request",
@@ -181,7 +181,7 @@ class DifySimulator:
                 "http_method": request.method,
                 "endpoint": request.path,
                 "http_status": response.status,
-                "auth_kind": request["auth_kind"],
+                "auth_kind": AUTH_KIND.get(),
             },
         )
         return response
