@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import random
+from dataclasses import dataclass
 from datetime import datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -69,6 +70,7 @@ def generate_dataset(
     conversations_per_app: int = 10,
     runs_per_app: int = 40,
     end_users_per_app: int = 8,
+    boundary_records: bool = True,
     admin_email: str = DEFAULT_ADMIN_EMAIL,
     admin_password: str = DEFAULT_ADMIN_PASSWORD,
     admin_timezone: str = DEFAULT_ADMIN_TIMEZONE,
@@ -77,8 +79,10 @@ def generate_dataset(
 
     Each workspace has one owner account and ``apps_per_mode`` apps of each of
     the five modes. The admin account owns the first workspace and is an
-    ``admin`` member of the others. Generation takes about 1 s for 1,000 apps
-    with the default sizes (estimate from one run on a 2-core VM).
+    ``admin`` member of the others. ``boundary_records`` adds, per app, records
+    at local midnight and one second before it in each of ``BOUNDARY_ZONES``.
+    With the default sizes an app gets about 65 records, and 1,000 apps took
+    0.7 s in one run on a 2-core VM (an estimate, not a guarantee).
     """
     if now.tzinfo is None:
         raise ValueError("generate_dataset needs an aware 'now'")
@@ -116,9 +120,8 @@ def generate_dataset(
                 app_counter += 1
                 app = _make_app(rng, mode, copy, apps_per_mode, workspace_id, owner_id, created_base, app_counter)
                 records = dataset.add_app(app)
-                _fill_app(
-                    rng, app, records, owner_id, now, window_start, conversations_per_app, runs_per_app, end_users_per_app
-                )
+                sizes = _AppSizes(conversations_per_app, runs_per_app, end_users_per_app, boundary_records)
+                _fill_app(rng, app, records, owner_id, now, window_start, sizes)
 
     logger.info(
         "simulator data set generated",
@@ -184,6 +187,14 @@ def _make_app(
     )
 
 
+@dataclass(frozen=True)
+class _AppSizes:
+    conversations: int
+    runs: int
+    end_users: int
+    boundary_records: bool
+
+
 def _fill_app(
     rng: random.Random,
     app: App,
@@ -191,11 +202,9 @@ def _fill_app(
     owner_id: str,
     now: datetime,
     window_start: datetime,
-    conversations: int,
-    runs: int,
-    end_users: int,
+    sizes: _AppSizes,
 ) -> None:
-    for index in range(end_users):
+    for index in range(sizes.end_users):
         user_type = "service_api" if index % 2 == 0 else "browser"
         session = f"customer-{_randint(rng, 1000, 9999)}" if user_type == "service_api" else f"{rng.getrandbits(64):016x}"
         records.end_users.append(EndUser(id=_uuid(rng), app_id=app.id, type=user_type, session_id=session))
@@ -203,14 +212,16 @@ def _fill_app(
     span_seconds = int((now - window_start).total_seconds()) - 60
     if app.mode in MESSAGE_MODES:
         model = MODELS[rng.randrange(len(MODELS))]
-        for _ in range(conversations):
+        for _ in range(sizes.conversations):
             start = window_start + timedelta(seconds=_randint(rng, 0, span_seconds))
             _add_conversation(rng, app, records, owner_id, start, now, model, max_turns=6)
-        for start in _boundary_instants(rng, now, window_start):
-            _add_conversation(rng, app, records, owner_id, start, now, model, max_turns=1)
+        if sizes.boundary_records:
+            for start in _boundary_instants(rng, now, window_start):
+                _add_conversation(rng, app, records, owner_id, start, now, model, max_turns=1)
     else:
-        instants = [window_start + timedelta(seconds=_randint(rng, 0, span_seconds)) for _ in range(runs)]
-        instants.extend(_boundary_instants(rng, now, window_start))
+        instants = [window_start + timedelta(seconds=_randint(rng, 0, span_seconds)) for _ in range(sizes.runs)]
+        if sizes.boundary_records:
+            instants.extend(_boundary_instants(rng, now, window_start))
         for instant in instants:
             records.workflow_runs.append(_workflow_run(rng, app, records, owner_id, instant))
 
