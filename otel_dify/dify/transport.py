@@ -262,8 +262,6 @@ class Transport:
         accept_statuses: Collection[int],
         on_response_headers: ResponseHeadersHook | None,
     ) -> Response:
-        context = {"endpoint": endpoint, "app_id": app_id}
-
         async with self._semaphore:
             try:
                 async with session.request(
@@ -278,32 +276,35 @@ class Transport:
                     payload = await raw_response.read()
             except TimeoutError as exc:
                 self._observe(endpoint, None, RequestTimeoutError.error_type)
-                error = RequestTimeoutError(
-                    f"{method} {endpoint} timed out after {self._timeout_s} s", **context
+                timeout_error = RequestTimeoutError(
+                    f"{method} {endpoint} timed out after {self._timeout_s} s", endpoint=endpoint, app_id=app_id
                 )
-                raise _RetryableFailure(error, request_sent=True) from exc
+                raise _RetryableFailure(timeout_error, request_sent=True) from exc
             except aiohttp.ClientSSLError as exc:
                 # A certificate or TLS failure repeats on every attempt.
                 self._observe(endpoint, None, TransportError.error_type)
                 raise TransportError(
                     f"{method} {endpoint} failed in the TLS handshake: {exc}; check the CA "
                     "bundle or the TLS verification setting",
-                    **context,
+                    endpoint=endpoint,
+                    app_id=app_id,
                 ) from exc
             except aiohttp.ClientConnectorError as exc:
                 self._observe(endpoint, None, TransportError.error_type)
-                error = TransportError(f"{method} {endpoint} could not connect: {exc}", **context)
+                error = TransportError(
+                    f"{method} {endpoint} could not connect: {exc}", endpoint=endpoint, app_id=app_id
+                )
                 raise _RetryableFailure(error, request_sent=False) from exc
             except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as exc:
                 self._observe(endpoint, None, TransportError.error_type)
                 error = TransportError(
-                    f"{method} {endpoint} failed: {_describe_exception(exc)}", **context
+                    f"{method} {endpoint} failed: {_describe_exception(exc)}", endpoint=endpoint, app_id=app_id
                 )
                 raise _RetryableFailure(error, request_sent=True) from exc
             except aiohttp.ClientError as exc:
                 self._observe(endpoint, None, TransportError.error_type)
                 raise TransportError(
-                    f"{method} {endpoint} failed: {_describe_exception(exc)}", **context
+                    f"{method} {endpoint} failed: {_describe_exception(exc)}", endpoint=endpoint, app_id=app_id
                 ) from exc
 
         if on_response_headers is not None:
@@ -329,7 +330,6 @@ class Transport:
         payload: bytes,
         accept_statuses: Collection[int],
     ) -> Response:
-        context = {"endpoint": endpoint, "app_id": app_id, "status": status}
         body, is_json = _decode_json(payload)
 
         if 200 <= status < 300:
@@ -338,7 +338,9 @@ class Transport:
                 raise InvalidResponseError(
                     f"{method} {endpoint} returned HTTP {status} with a body that is not JSON "
                     f"({_describe_content_type(headers)}, {len(payload)} bytes)",
-                    **context,
+                    endpoint=endpoint,
+                    app_id=app_id,
+                    status=status,
                 )
             self._observe(endpoint, status, None)
             return self._make_response(status, headers, body)
@@ -346,7 +348,12 @@ class Transport:
         detail = _describe_error_body(body, is_json, headers, len(payload))
         if status >= 500:
             self._observe(endpoint, status, HTTPStatusError.error_type)
-            error = HTTPStatusError(f"{method} {endpoint} failed with HTTP {status}: {detail}", **context)
+            error = HTTPStatusError(
+                f"{method} {endpoint} failed with HTTP {status}: {detail}",
+                endpoint=endpoint,
+                app_id=app_id,
+                status=status,
+            )
             raise _RetryableFailure(error, request_sent=True)
 
         if status in accept_statuses:
@@ -355,11 +362,12 @@ class Transport:
 
         self._observe(endpoint, status, _error_type_for_status(status))
         message = f"{method} {endpoint} failed with HTTP {status}: {detail}"
+        error_class: type[HTTPStatusError | AuthenticationError] = HTTPStatusError
         if status == 404:
-            raise NotFoundError(message, **context)
-        if status == 401:
-            raise AuthenticationError(message, **context)
-        raise HTTPStatusError(message, **context)
+            error_class = NotFoundError
+        elif status == 401:
+            error_class = AuthenticationError
+        raise error_class(message, endpoint=endpoint, app_id=app_id, status=status)
 
     @staticmethod
     def _make_response(status: int, headers: CIMultiDictProxy[str], body: Any) -> Response:

@@ -1,4 +1,4 @@
-"""Fixtures for the Dify client tests: a driven clock, a recorded sleep, and loopback servers."""
+"""Fixtures for the Dify client tests: a driven clock, a recorded sleep, and fake Dify servers."""
 
 from __future__ import annotations
 
@@ -8,8 +8,11 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from otel_dify.dify.auth import AdminKeyCredentials, ConsoleCredentials
+from otel_dify.dify.client import DifyClient
 from otel_dify.dify.transport import RetryPolicy, Transport
-from tests.dify.support import FakeClock, RecordedSleep
+from tests.dify.fake_dify import FakeDify
+from tests.dify.support import FakeClock, RecordedSleep, console_credentials
 
 
 @pytest.fixture
@@ -39,6 +42,19 @@ async def serve() -> AsyncIterator[Callable[[web.Application], Awaitable[str]]]:
 
 
 @pytest.fixture
+async def fake_dify(
+    serve: Callable[[web.Application], Awaitable[str]],
+) -> Callable[..., Awaitable[tuple[FakeDify, str]]]:
+    """Start a :class:`FakeDify` with the given options and return it with its base URL."""
+
+    async def start(profile: str = "1.15", **options: Any) -> tuple[FakeDify, str]:
+        fake = FakeDify(profile, **options)
+        return fake, await serve(fake.app)
+
+    return start
+
+
+@pytest.fixture
 async def make_transport(recorded_sleep: RecordedSleep) -> AsyncIterator[Callable[..., Transport]]:
     """Build transports with a recorded sleep and close them after the test."""
     transports: list[Transport] = []
@@ -59,3 +75,25 @@ async def make_transport(recorded_sleep: RecordedSleep) -> AsyncIterator[Callabl
     yield build
     for transport in transports:
         await transport.close()
+
+
+@pytest.fixture
+def make_client(make_transport: Callable[..., Transport], clock: FakeClock) -> Callable[..., DifyClient]:
+    """Build a DifyClient on a fresh transport with the test clock."""
+
+    def build(
+        base_url: str,
+        credentials: ConsoleCredentials | AdminKeyCredentials | None = None,
+        *,
+        transport: Transport | None = None,
+        **options: Any,
+    ) -> DifyClient:
+        return DifyClient(
+            base_url,
+            credentials or console_credentials(),
+            transport or make_transport(),
+            clock=clock,
+            **options,
+        )
+
+    return build

@@ -1,6 +1,11 @@
-"""Test doubles shared by the Dify client tests: a driven clock and a recorded sleep."""
+"""Test doubles shared by the Dify client tests: a driven clock, a recorded sleep, credentials."""
 
 from __future__ import annotations
+
+from pydantic import SecretStr
+
+from otel_dify.dify.auth import AdminKeyCredentials, ConsoleCredentials
+from tests.dify.fake_dify import EMAIL, PASSWORD
 
 
 class FakeClock:
@@ -24,3 +29,11 @@ class RecordedSleep:
 
     async def __call__(self, delay: float) -> None:
         self.delays.append(delay)
+
+
+def console_credentials(password: str = PASSWORD, encoding: str = "auto") -> ConsoleCredentials:
+    return ConsoleCredentials(email=EMAIL, password=SecretStr(password), password_encoding=encoding)  # type: ignore[arg-type]
+
+
+def admin_credentials(key: str, workspace_id: str) -> AdminKeyCredentials:
+    return AdminKeyCredentials(api_key=SecretStr(key), workspace_id=workspace_id)
