@@ -240,7 +240,7 @@ class Settings(BaseSettings):
     health_host: str = Field(
         default="127.0.0.1",
         min_length=1,
-        description="Address the health server listens on. The container image sets 0.0.0.0.",
+        description="Address the health server listens on. In a container, set 0.0.0.0 so that probes from outside the container reach it.",
     )
     health_port: int = Field(
         default=8890, ge=0, le=65535, description="Port of the health server (/healthz, /readyz); 0 picks a free port."
