@@ -21,14 +21,14 @@ WORKFLOW_MODES = frozenset({AppMode.WORKFLOW, AppMode.ADVANCED_CHAT})
 
 
 class Family(str, enum.Enum):
-    """Which URL family an endpoint belongs to."""
+    """URL family of a statistics endpoint."""
 
     APP = "statistics"
     WORKFLOW = "workflow/statistics"
 
 
 class Shape(str, enum.Enum):
-    """How the exporter turns the daily rows of a source into values.
+    """Reduction of a source's daily rows to values.
 
     ``TOTAL``: rows are summed over all days into absolute, monotonic totals.
     ``TODAY``: only the row of the current local day counts; it is a gauge.

@@ -44,7 +44,7 @@ def sum_rows(source: StatisticSource, rows: Iterable[Mapping[str, Any]]) -> dict
 
     for metric in source.metrics:
         if not any(key[0] == metric for key in sums):
-            # Dify's token-costs rows always say "USD"; without rows there is no currency to name.
+            # Dify's token-costs rows always carry "USD", and without rows there is no currency to name.
             sums[(metric, "USD" if metric == "dify.app.cost" else None)] = Decimal(0)
     return sums
 
