@@ -58,7 +58,7 @@ class AuthSettings:
 
 @dataclass(frozen=True)
 class Credentials:
-    """What a request presents: raw header values, cookies and the ``_token`` query value."""
+    """Credentials of one request: raw header values, cookies and the ``_token`` query value."""
 
     authorization: str | None = None
     cookies: Mapping[str, str] = field(default_factory=dict)
@@ -81,7 +81,7 @@ class Principal:
 
 @dataclass(frozen=True)
 class AuthResponse:
-    """A login, refresh or logout answer: JSON body plus ``Set-Cookie`` values."""
+    """Result of a login, refresh or logout: JSON body plus ``Set-Cookie`` values."""
 
     body: dict[str, Any]
     set_cookies: list[str] = field(default_factory=list)
@@ -134,8 +134,10 @@ class AuthService:
             logger.info("login rejected: e-mail locked", extra={"endpoint": "/console/api/login", "status": 429})
             raise json_error(429, "email_code_login_limit", "Too many incorrect password attempts. Please try again later.")
 
+        # NOTE: the 0.9.1 and 1.9.x profiles reuse the 1.x lockout and error
+        # codes; their responses to a bad password were not verified.
         account = self._dataset.account_by_email(email)
-        if account is None or not secrets.compare_digest(account.password, password):
+        if account is None or not _same_secret(account.password, password):
             self._record_login_error(key)
             logger.info("login rejected: bad credentials", extra={"endpoint": "/console/api/login", "status": 401})
             raise json_error(401, "authentication_failed", "Invalid email or password.")
@@ -177,11 +179,12 @@ class AuthService:
         return self._session_response(tokens, login=False)
 
     def logout(self, principal: Principal) -> AuthResponse:
-        """End "the" session of the account, as Dify does.
+        """End the account's session the way Dify does.
 
-        Deletes the refresh token the account's pointer names (its most
-        recently issued one, whoever holds it). Access tokens stay valid until
-        they expire. 1.9.2+ also send cookies that clear the session.
+        Deletes the refresh token that the account's pointer names, which is
+        its most recently issued one even when another client holds it.
+        Access tokens stay valid until they expire. From 1.9.2 the response
+        also carries cookies that clear the session.
         """
         latest = self._latest_refresh.get(principal.account.id)
         if latest is not None:
@@ -252,7 +255,7 @@ class AuthService:
             raise unauthorized(exc.message) from exc
         account = self._dataset.accounts.get(str(claims.get("user_id")))
         if account is None:
-            # Flask-Login's unauthorized handler answers without a "status" field.
+            # Flask-Login's unauthorized handler returns no "status" field.
             raise DifyHTTPError(401, {"code": "unauthorized", "message": "Unauthorized."})
 
         if check_csrf and self._profile.uses_csrf:
@@ -276,7 +279,7 @@ class AuthService:
 
     def _admin_key_principal(self, token: str, credentials: Credentials) -> Principal | None:
         admin_key = self.settings.admin_api_key
-        if not (self._profile.admin_api_key and admin_key and secrets.compare_digest(token, admin_key)):
+        if not (self._profile.admin_api_key and admin_key and _same_secret(token, admin_key)):
             return None
         workspace = self._dataset.workspaces.get(credentials.workspace_header or "")
         if workspace is None:
@@ -371,9 +374,14 @@ class AuthService:
         csrf = set_cookie(
             cookie_name(CSRF_TOKEN, secure), tokens.csrf_token or "", max_age_s=ttl, now=now, http_only=False, secure=secure
         )
-        # Login sets access, refresh, csrf; refresh answers csrf, access, refresh.
+        # Login sets access, refresh, csrf. Refresh sets csrf, access, refresh.
         cookies = [access, refresh, csrf] if login else [csrf, access, refresh]
         return AuthResponse({"result": "success"}, cookies)
+
+
+def _same_secret(presented: str, expected: str) -> bool:
+    # compare_digest rejects non-ASCII str, so compare the UTF-8 bytes.
+    return secrets.compare_digest(presented.encode(), expected.encode())
 
 
 def _bearer_token(header: str | None) -> str | None:

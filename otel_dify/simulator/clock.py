@@ -11,9 +11,9 @@ logger = logging.getLogger(__name__)
 class SimClock:
     """UTC wall clock that tests move by hand.
 
-    A clock made with ``SimClock(start)`` stands still until ``advance`` or
-    ``set`` moves it. ``SimClock.system()`` follows the machine's real time;
-    ``advance`` and ``set`` shift it by a fixed offset from then on.
+    A clock made with ``SimClock(start)`` is stopped: only ``advance`` and
+    ``set`` move it. ``SimClock.system()`` follows the machine's real time,
+    and there ``advance`` and ``set`` add a fixed offset from then on.
     """
 
     def __init__(self, start: datetime) -> None:

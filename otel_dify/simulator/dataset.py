@@ -67,18 +67,46 @@ class Dataset:
         self._rng = random.Random(f"dataset-additions-{seed}")
 
     @classmethod
-    def generate(cls, seed: int, now: datetime, days: int = 10, **options: object) -> Dataset:
+    def generate(
+        cls,
+        seed: int,
+        now: datetime,
+        days: int = 10,
+        *,
+        workspaces: int = 1,
+        apps_per_mode: int = 1,
+        conversations_per_app: int = 10,
+        runs_per_app: int = 40,
+        end_users_per_app: int = 8,
+        boundary_records: bool = True,
+        admin_email: str | None = None,
+        admin_password: str | None = None,
+        admin_timezone: str | None = None,
+    ) -> Dataset:
         """Build a deterministic data set spread over ``days`` days before ``now``.
 
-        ``options`` are the keyword arguments of ``generator.generate_dataset``
-        (``workspaces``, ``apps_per_mode``, ``conversations_per_app``,
-        ``runs_per_app``, ``end_users_per_app``, ``admin_email``,
-        ``admin_password``, ``admin_timezone``). The same arguments always give
-        the same ids, times and values.
+        See ``generator.generate_dataset`` for what each argument sets. The
+        admin fields default to ``admin@example.com``, a fake demo password
+        and America/New_York. The same arguments always give the same ids,
+        times and values.
         """
-        from otel_dify.simulator.generator import generate_dataset
+        # Imported here because the generator module imports this one.
+        from otel_dify.simulator import generator
 
-        return generate_dataset(seed=seed, now=now, days=days, **options)  # type: ignore[arg-type]
+        return generator.generate_dataset(
+            seed=seed,
+            now=now,
+            days=days,
+            workspaces=workspaces,
+            apps_per_mode=apps_per_mode,
+            conversations_per_app=conversations_per_app,
+            runs_per_app=runs_per_app,
+            end_users_per_app=end_users_per_app,
+            boundary_records=boundary_records,
+            admin_email=admin_email or generator.DEFAULT_ADMIN_EMAIL,
+            admin_password=admin_password or generator.DEFAULT_ADMIN_PASSWORD,
+            admin_timezone=admin_timezone or generator.DEFAULT_ADMIN_TIMEZONE,
+        )
 
     # -- lookups ---------------------------------------------------------
 
@@ -241,9 +269,10 @@ class Dataset:
     ) -> WorkflowRun:
         """Append one run to a workflow or advanced-chat app.
 
-        ``created_by`` is an end-user id of the app or an account id; without
-        it an app run gets a new end user and a debugging run the workspace
-        owner. Raises ``ValueError`` for an app mode without workflow runs.
+        ``created_by`` is an end-user id of the app or an account id. Without
+        it, an app run gets a new end user and a debugging run gets the
+        workspace owner. Raises ``ValueError`` for an app mode without
+        workflow runs.
         """
         app = self.apps[app_id]
         if app.mode not in WORKFLOW_MODES:

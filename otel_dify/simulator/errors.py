@@ -123,9 +123,10 @@ def pydantic_message(model: str, errors: list[FieldError]) -> str:
 def route_hint(path: str, rules: Iterable[str]) -> str:
     """Return the "did you mean" suffix flask-restx appends to a 404 message.
 
-    flask-restx strips the ``<converter:name>`` parts from every URL rule,
-    asks ``difflib.get_close_matches`` for the three closest to the request
-    path and lists their full rules. Returns "" when nothing is close.
+    flask-restx strips the ``<converter:name>`` parts from every URL rule and
+    lists the full rules of the three closest matches that
+    ``difflib.get_close_matches`` finds for the request path. Returns "" when
+    nothing is close.
     """
     by_stripped = {re.sub(r"(<.*>)", "", rule): rule for rule in rules}
     matches = difflib.get_close_matches(path, list(by_stripped))

@@ -1,12 +1,12 @@
 """Seeded generation of a simulator data set.
 
-The data imitate the demo data a real Dify 1.15.0 server was filled with:
-per app a pool of end users, conversations of one to six messages from the
-service API, the web app, the explore page and the debugger, about 3% error
-messages, likes on about a fifth of the messages, and workflow runs for
-workflow and advanced-chat apps. A few records sit exactly on local midnight
-(and one second before it) in America/New_York, UTC and Asia/Tokyo, so that
-daily buckets differ between account timezones.
+The data imitate the demo data a real Dify 1.15.0 server was filled with.
+Each app has a pool of end users and conversations of one to six messages
+from the service API, the web app, the explore page and the debugger. About
+3% of the messages are errors and about a fifth are liked. Workflow and
+advanced-chat apps also get workflow runs. A few records sit exactly on local
+midnight (and one second before it) in America/New_York, UTC and Asia/Tokyo,
+so daily buckets differ between account timezones.
 """
 
 from __future__ import annotations
@@ -170,7 +170,7 @@ def _make_app(
 ) -> App:
     base_name, icon = _APP_NAMES[mode]
     label = f"{base_name} {copy + 1}" if copies > 1 else base_name
-    # Distinct creation seconds give the console's newest-first order a fixed answer.
+    # Distinct creation seconds make the console's newest-first order deterministic.
     created_at = created_base + timedelta(seconds=counter)
     site_code = "".join(rng.choice("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") for _ in range(16))
     return App(

@@ -41,8 +41,9 @@ UUID_PATTERN = "[A-Fa-f0-9]{8}-[A-Fa-f0-9]{4}-[A-Fa-f0-9]{4}-[A-Fa-f0-9]{4}-[A-F
 
 Handler = Callable[[web.Request], Awaitable[web.Response]]
 
-#: How the current request authenticated, for the request log. Handlers set
-#: it; the middleware awaits the handler in the same task, so it reads it back.
+#: Authentication kind of the current request, for the request log. Handlers
+#: set it, and the middleware reads it back because it awaits the handler in
+#: the same task.
 AUTH_KIND: ContextVar[str] = ContextVar("simulator_auth_kind", default="none")
 
 

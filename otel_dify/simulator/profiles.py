@@ -21,7 +21,7 @@ class VersionProfile:
 
     name: str
     version: str
-    #: How ``POST /console/api/login`` hands out the session.
+    #: Session hand-out of ``POST /console/api/login``.
     login_generation: LoginGeneration
     #: The login ``password`` field must be Base64 of the UTF-8 password (1.11.2+).
     base64_password: bool
@@ -88,8 +88,8 @@ PROFILES: dict[str, VersionProfile] = {
         login_generation=LoginGeneration.COOKIE_CSRF,
         base64_password=False,
         has_refresh_token=True,
-        # NOTE: 1.9.2 to 1.10.x read the admin key but still ran the CSRF check,
-        # which made it unusable; the simulator leaves it off for this profile.
+        # NOTE: 1.9.2 to 1.10.x accepted the admin key but still ran the CSRF
+        # check, so the key was unusable. The simulator leaves it off here.
         admin_api_key=False,
         logout_method="POST",
         exclude_debugger_from_stats=True,

@@ -74,7 +74,7 @@ def _int_in_range(
         )
         return None
 
-    # flask-restful's int_range names the argument "argument" unless told otherwise.
+    # flask-restful's int_range calls the value "argument" unless Dify passes a name, which it does not.
     legacy = f"Invalid argument: {value}. argument must be within the range {low} - {high}"
     if value < low:
         errors.append(FieldError(name, f"Input should be greater than or equal to {low}", "greater_than_equal", raw, legacy))

@@ -111,7 +111,7 @@ class Message:
 
     @property
     def total_tokens(self) -> int:
-        """Prompt plus answer tokens."""
+        """Prompt plus completion tokens."""
         return self.message_tokens + self.answer_tokens
 
 

@@ -34,7 +34,7 @@ DEFAULT_START = datetime(2026, 12, 4, 19, 30, tzinfo=timezone.utc)
 
 @dataclass(frozen=True)
 class RequestLogEntry:
-    """One request the simulator answered.
+    """One request the simulator served.
 
     ``auth_kind`` is ``none``, ``cookie``, ``bearer``, ``query``,
     ``admin-key`` or ``refresh`` (a refresh-token request).
@@ -51,9 +51,12 @@ class DifySimulator:
     """A stand-in for one Dify deployment.
 
     Without ``dataset`` the simulator generates one from ``seed`` with
-    ``days`` days of traffic before the clock's now. Without ``clock`` it
-    uses a ``SimClock`` stopped at ``DEFAULT_START``. ``admin_api_key``
-    enables the admin key where the profile supports it.
+    ``days`` days of traffic before the clock's now, and ``admin_email`` and
+    ``admin_password`` set the admin login (ignored with a given dataset).
+    Without ``clock`` it uses a ``SimClock`` stopped at ``DEFAULT_START``.
+    ``admin_api_key`` enables the admin key where the profile supports it.
+    The request log keeps the latest ``request_log_limit`` entries, so a
+    long ``otel-dify demo`` run does not grow it without bound.
     """
 
     def __init__(
@@ -70,22 +73,21 @@ class DifySimulator:
         secret_key: str | None = None,
         admin_email: str | None = None,
         admin_password: str | None = None,
+        request_log_limit: int = 100_000,
     ) -> None:
         self.profile = profile if isinstance(profile, VersionProfile) else get_profile(profile)
         self.clock = clock or SimClock(DEFAULT_START)
         if dataset is None:
-            options: dict[str, object] = {}
-            if admin_email:
-                options["admin_email"] = admin_email
-            if admin_password:
-                options["admin_password"] = admin_password
-            dataset = Dataset.generate(seed, self.clock.now(), days, **options)
+            dataset = Dataset.generate(
+                seed, self.clock.now(), days, admin_email=admin_email, admin_password=admin_password
+            )
         self.dataset = dataset
         settings = AuthSettings(
             access_token_ttl_s=access_token_ttl_s, secure_cookies=secure_cookies, admin_api_key=admin_api_key
         )
         self.auth = AuthService(self.dataset, self.clock, self.profile, settings, secret_key or secrets.token_urlsafe(48))
         self.request_log: list[RequestLogEntry] = []
+        self.request_log_limit = request_log_limit
         self.handlers = ConsoleHandlers(self)
 
     # -- facts for tests -------------------------------------------------
@@ -165,6 +167,11 @@ class DifySimulator:
             response: web.StreamResponse = await handler(request)
         except DifyHTTPError as exc:
             response = _error_response(exc)
+            code = exc.body.get("code") if isinstance(exc.body, dict) else None
+            logger.info(
+                "simulator request rejected",
+                extra={"http_method": request.method, "endpoint": request.path, "http_status": exc.status, "code": code},
+            )
         except web.HTTPMethodNotAllowed as exc:
             response = _error_response(html_method_not_allowed(exc.allowed_methods))
         except web.HTTPNotFound:
@@ -172,9 +179,7 @@ class DifySimulator:
 
         response.headers["X-Version"] = self.profile.version
         response.headers["X-Env"] = "PRODUCTION"
-        self.request_log.append(
-            RequestLogEntry(request.method, request.path, request.query_string, response.status, AUTH_KIND.get())
-        )
+        self._log_request(RequestLogEntry(request.method, request.path, request.query_string, response.status, AUTH_KIND.get()))
         logger.debug(
             "simulator request",
             extra={
@@ -185,6 +190,12 @@ class DifySimulator:
             },
         )
         return response
+
+    def _log_request(self, entry: RequestLogEntry) -> None:
+        self.request_log.append(entry)
+        if len(self.request_log) > self.request_log_limit:
+            # Drop the oldest tenth at once, so trimming is rare.
+            del self.request_log[: max(1, self.request_log_limit // 10)]
 
 
 def _error_response(error: DifyHTTPError) -> web.Response:

@@ -1,9 +1,9 @@
 """Dify's console statistics, computed from the simulator's records.
 
 Each function mirrors the SQL of one endpoint under
-``/console/api/apps/<id>/statistics/`` or ``.../workflow/statistics/``:
-rows are grouped by the local date of ``created_at`` in the account's
-timezone, a day without rows is absent (never zero-filled), and rows come
+``/console/api/apps/<id>/statistics/`` or ``.../workflow/statistics/``.
+Rows are grouped by the local date of ``created_at`` in the account's
+timezone, and a day without rows is absent (never zero-filled). Rows are
 sorted by date except for ``average-app-interactions``, whose SQL has no
 ORDER BY. Only records created at or before the simulator clock's ``now``
 count, because later ones do not exist yet from the client's point of view.
@@ -49,7 +49,7 @@ _MODE_LIMITS: dict[str, tuple[frozenset[AppMode], str]] = {
 
 
 class AppModeNotSupportedError(Exception):
-    """The endpoint does not serve this app's mode; Dify answers 404 ``app_not_found``."""
+    """The endpoint rejects this app's mode, which Dify reports as 404 ``app_not_found``."""
 
     def __init__(self, supported: str) -> None:
         super().__init__(f"App mode is not in the supported list: {supported}.")

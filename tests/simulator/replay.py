@@ -1,4 +1,4 @@
-"""Replay captured Dify 1.15.0 requests against the simulator and compare the answers.
+"""Replay captured Dify 1.15.0 requests against the simulator and compare the responses.
 
 The captures in tests/fixtures/dify-1.15/ hold a request (method, path,
 query, auth mode, body) and the real server's response. Replaying swaps the
@@ -74,9 +74,10 @@ def timezone_for(name: str) -> str:
 def add_probe_traffic(sim: DifySimulator) -> None:
     """Add the records the capture windows found, so those windows are not empty here either.
 
-    The real server had a probe message at 15:00:00 UTC (100 + 50 tokens),
-    a completion message in the last 30 minutes and a workflow run in the last
-    two hours before 19:28 UTC, and chat messages between 12:30 and 14:30 UTC.
+    The real server had a chat probe message at 15:00:00 UTC (100 + 50
+    tokens) and chat messages between 12:30 and 14:30 UTC. It also had a
+    completion message in the 30 minutes and a workflow run in the two hours
+    before 19:28 UTC.
     """
     day = datetime(2026, 12, 4, tzinfo=timezone.utc)
     chat = sim.app_of_mode(AppMode.CHAT).id

@@ -382,3 +382,12 @@ async def test_stats_need_login(console: Console) -> None:
     chat = console.sim.app_of_mode(AppMode.CHAT)
     reply = await console.get(f"/console/api/apps/{chat.id}/statistics/daily-messages")
     assert reply.status == 401
+
+
+async def test_non_ascii_password() -> None:
+    sim = DifySimulator(admin_password="pässwörd-2026", secret_key="t" * 48)
+    async with serving(sim) as console:
+        right = await console.login(password="pässwörd-2026")
+        wrong = await console.login(password="päss")
+    assert right.status == 200
+    assert wrong.status == 401

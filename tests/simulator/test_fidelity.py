@@ -1,4 +1,4 @@
-"""Each captured Dify 1.15.0 request, replayed against the simulator, gets the same kind of answer."""
+"""Each captured Dify 1.15.0 request, replayed against the simulator, gets a response of the same shape."""
 
 from __future__ import annotations
 

@@ -179,3 +179,12 @@ async def test_bad_start_400(console: Console) -> None:
         "message": "Invalid start time format: time data '2026-12-01' does not match format '%Y-%m-%d %H:%M'",
         "status": 400,
     }
+
+
+async def test_request_log_bounded() -> None:
+    sim = DifySimulator(request_log_limit=10)
+    async with serving(sim) as console:
+        for _ in range(25):
+            await console.get("/console/api/setup")
+    assert len(sim.request_log) <= 10
+    assert sim.request_log[-1].path == "/console/api/setup"

@@ -352,12 +352,12 @@ async def test_day_rollover_by_clock() -> None:
 async def test_timezone_shift_over_http(console: Console) -> None:
     sim = console.sim
     chat = sim.app_of_mode(AppMode.CHAT)
-    answers = {}
+    rows_by_zone = {}
     for zone in (NEW_YORK, "UTC", "Asia/Tokyo"):
         sim.admin.timezone = zone
-        answers[zone] = await _all_rows(console, chat.id, "daily-messages")
+        rows_by_zone[zone] = await _all_rows(console, chat.id, "daily-messages")
 
-    assert answers[NEW_YORK] != answers["UTC"]
-    assert answers["UTC"] != answers["Asia/Tokyo"]
-    for zone, rows in answers.items():
+    assert rows_by_zone[NEW_YORK] != rows_by_zone["UTC"]
+    assert rows_by_zone["UTC"] != rows_by_zone["Asia/Tokyo"]
+    for zone, rows in rows_by_zone.items():
         assert sum(row["message_count"] for row in rows) == sim.ground_truth(chat.id).messages, zone
