@@ -345,7 +345,7 @@ class Transport:
             self._observe(endpoint, status, None)
             return self._make_response(status, headers, body)
 
-        detail = _describe_error_body(body, is_json, headers, len(payload))
+        detail = _describe_error_body(status, body, is_json, headers, len(payload))
         if status >= 500:
             self._observe(endpoint, status, HTTPStatusError.error_type)
             error = HTTPStatusError(
@@ -406,7 +406,7 @@ def _describe_content_type(headers: Mapping[str, str]) -> str:
     return f"Content-Type {headers.get('Content-Type', 'missing')!r}"
 
 
-def _describe_error_body(body: Any, is_json: bool, headers: Mapping[str, str], size: int) -> str:
+def _describe_error_body(status: int, body: Any, is_json: bool, headers: Mapping[str, str], size: int) -> str:
     """Summarise an error body for an exception message without copying arbitrary text.
 
     Dify error bodies are ``{"code", "message", "status"}``, or
@@ -416,11 +416,13 @@ def _describe_error_body(body: Any, is_json: bool, headers: Mapping[str, str], s
     """
     if not is_json:
         content_type = headers.get("Content-Type", "")
-        if "html" in content_type.lower():
+        if "html" in content_type.lower() and status == 404:
             return (
                 f"Dify returned an HTML page instead of JSON ({size} bytes), so the path is unknown "
                 "to this Dify version or an id in it is malformed"
             )
+        if "html" in content_type.lower():
+            return f"Dify returned an HTML page instead of JSON ({size} bytes)"
         return f"the body is not JSON ({_describe_content_type(headers)}, {size} bytes)"
 
     if not isinstance(body, dict):

@@ -1,6 +1,6 @@
 """A small stand-in for Dify's console API, built from captured real Dify 1.15.0 responses.
 
-The client tests run against it on 127.0.0.1. It answers with the status,
+The client tests run against it on 127.0.0.1. It responds with the status,
 headers and body of the capture that matches the situation (wrong password,
 missing CSRF header, rotated refresh token, ...) and issues real HS256 JWTs
 in place of the redacted token values. Older login generations, for which no
@@ -82,7 +82,7 @@ class RecordedRequest:
 
 @dataclass
 class Scripted:
-    """A response that replaces the fake's normal answer to the next matching request."""
+    """A response that replaces the fake's normal response to the next matching request."""
 
     status: int
     body: Any = None
@@ -106,8 +106,9 @@ class FakeDify:
     ``version_header`` overrides the ``X-Version`` value; None leaves the
     header out, like releases that do not send it. ``cookie_prefix`` and
     ``secure_cookies`` reproduce a Dify whose console URLs are https
-    (``__Host-`` names with ``Secure``). Every request is appended to
-    :attr:`requests`; :attr:`issued_secrets` holds every token, cookie value
+    (``__Host-`` names with ``Secure``). ``server_clock_offset_s`` moves the
+    server's clock (token ``exp`` and the ``Date`` header) away from this host's. Every request is appended to
+    :attr:`requests`; :attr:`issued_secrets` contains every token, cookie value
     and key the fake handed out or accepts, for log scans.
     """
 
@@ -122,6 +123,7 @@ class FakeDify:
         admin_key: str | None = None,
         apps: list[dict[str, Any]] | None = None,
         login_result_fail: bool = False,
+        server_clock_offset_s: float = 0.0,
     ) -> None:
         settings = PROFILES[profile]
         self.profile = profile
@@ -134,6 +136,7 @@ class FakeDify:
         self.access_lifetime_s = access_lifetime_s
         self.admin_key = admin_key
         self.login_result_fail = login_result_fail
+        self.server_clock_offset_s = server_clock_offset_s
         self.apps = apps if apps is not None else capture("20_apps_list_l100")["response"]["body"]["data"]
 
         self.requests: list[RecordedRequest] = []
@@ -152,7 +155,7 @@ class FakeDify:
     # Test controls
 
     def script(self, method: str, path: str, *responses: Scripted) -> None:
-        """Answer the next requests to ``method path`` with ``responses``, in order."""
+        """Respond to the next requests to ``method path`` with ``responses``, in order."""
         self._scripts.setdefault((method, path), deque()).extend(responses)
 
     def expire_access_tokens(self) -> None:
@@ -333,8 +336,11 @@ class FakeDify:
 
     # Token issuing
 
+    def _server_time(self) -> float:
+        return time.time() + self.server_clock_offset_s
+
     def _issue_access(self) -> str:
-        exp = int(time.time()) + self.access_lifetime_s
+        exp = int(self._server_time()) + self.access_lifetime_s
         claims = {"user_id": ACCOUNT_ID, "exp": exp, "iss": "SELF_HOSTED", "sub": "Console API Passport"}
         token = jwt.encode(claims, SECRET_KEY, algorithm="HS256")
         self.valid_access.add(token)
@@ -348,7 +354,7 @@ class FakeDify:
         return token
 
     def _issue_csrf(self) -> str:
-        exp = int(time.time()) + self.access_lifetime_s
+        exp = int(self._server_time()) + self.access_lifetime_s
         token = jwt.encode({"exp": exp, "sub": ACCOUNT_ID}, SECRET_KEY, algorithm="HS256")
         self.valid_csrf.add(token)
         self.issued_secrets.append(token)
@@ -359,7 +365,7 @@ class FakeDify:
 
     def _issue_cookies(self, order: tuple[str, ...]) -> list[str]:
         """Build the three Set-Cookie headers in ``order``, with the attributes Dify 1.15 sends."""
-        now = time.time()
+        now = self._server_time()
         headers: list[str] = []
         for kind in order:
             if kind == "access":
@@ -427,8 +433,10 @@ class FakeDify:
         )
 
     def _add_version(self, headers: CIMultiDict[str]) -> None:
+        """Add ``X-Version`` (unless disabled) and the ``Date`` of the server's clock."""
         if self.version_header is not None:
             headers["X-Version"] = self.version_header
+        headers["Date"] = formatdate(self._server_time(), usegmt=True)
 
 
 def _parse_cookie_header(header: str) -> dict[str, str]:

@@ -172,6 +172,18 @@ async def test_refresh_token_pair_before_expiry(
     assert len(fake.login_attempts) == 1
 
 
+async def test_refresh_uses_server_date(fake_dify: StartFake, make_client: MakeClient, clock: FakeClock) -> None:
+    # The server's clock runs two hours ahead, so its JWT exp looks three hours away from here.
+    fake, url = await fake_dify("1.9.1", server_clock_offset_s=7200)
+    client = make_client(url)
+    await client.get_profile()
+
+    clock.advance(3600 - 58)
+    await client.get_profile()
+
+    assert len(fake.requests_to(REFRESH, "POST")) == 1
+
+
 async def test_body_token_expiry_logs_in_again(
     fake_dify: StartFake, make_client: MakeClient, clock: FakeClock
 ) -> None:

@@ -43,7 +43,7 @@ def _app(handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web
 
 
 def _status_sequence(*statuses: int) -> tuple[Callable[[web.Request], Awaitable[web.Response]], list[int]]:
-    """Return a handler that answers the given statuses in turn (the last one repeats) and a hit list."""
+    """Return a handler that responds with the given statuses in turn (the last one repeats) and a hit list."""
     hits: list[int] = []
 
     async def handler(request: web.Request) -> web.Response:

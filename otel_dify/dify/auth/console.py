@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from email.utils import parsedate_to_datetime
 from typing import Any, Callable
 
 from otel_dify.dify.auth.backoff import LoginBackoff
@@ -36,9 +37,9 @@ class ConsoleAuthenticator:
     """Keeps one console session alive: logs in, refreshes, and backs off after failures.
 
     ``console_url`` is the site root plus ``/console/api``. ``clock`` returns
-    monotonic seconds and drives token renewal and the login back-off;
-    ``wall_clock`` returns Unix seconds and converts a JWT ``exp`` into a
-    lifetime. All renewals run under one lock, so concurrent requests cause
+    monotonic seconds and drives token renewal and the login back-off.
+    ``wall_clock`` returns Unix seconds; it converts a JWT ``exp`` into a
+    lifetime when a response has no ``Date`` header. All renewals run under one lock, so concurrent requests cause
     one login or refresh, never several: a refresh rotates the refresh token,
     and two refreshes in parallel would invalidate each other.
 
@@ -166,7 +167,7 @@ class ConsoleAuthenticator:
                 body_map,
                 response.set_cookies,
                 now=self._clock(),
-                wall_now=self._wall_clock(),
+                wall_now=self._server_unix_time(response),
             )
         )
         if refreshed:
@@ -197,7 +198,7 @@ class ConsoleAuthenticator:
                     body,
                     response.set_cookies,
                     now=self._clock(),
-                    wall_now=self._wall_clock(),
+                    wall_now=self._server_unix_time(response),
                     endpoint=LOGIN_ENDPOINT,
                 )
                 self._encodings.record_success(encoding)
@@ -290,6 +291,21 @@ class ConsoleAuthenticator:
         )
         error_class = LoginLockedError if status == 429 else AuthenticationError
         return error_class(text, endpoint=LOGIN_ENDPOINT, status=status)
+
+    def _server_unix_time(self, response: Response) -> float:
+        """Return the response's ``Date`` header in Unix seconds, or this host's time without one.
+
+        A JWT ``exp`` comes from the server's clock, so measuring it against
+        the server's ``Date`` keeps a clock skew between the hosts out of the
+        token lifetime.
+        """
+        date_header = response.headers.get("Date")
+        if date_header:
+            try:
+                return parsedate_to_datetime(date_header).timestamp()
+            except (TypeError, ValueError, IndexError):
+                logger.debug("Ignoring an unparseable Date header", extra={"date_header": date_header})
+        return self._wall_clock()
 
     async def _probe_version(self) -> None:
         """Read ``X-Version`` from an unauthenticated request; failures only mean an unknown version."""
