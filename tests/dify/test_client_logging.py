@@ -103,3 +103,28 @@ async def test_login_failure_logs_domain_only(
     assert errors[0].email_domain == "example.com"
     assert errors[0].http_status == 401
     assert all(EMAIL not in text for text in _record_texts(caplog.records))
+
+
+async def test_login_400_echo_not_logged(
+    fake_dify: StartFake, make_client: MakeClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    fake, url = await fake_dify("1.15")
+    # Dify 1.11+ quotes the request body in Pydantic validation messages.
+    echo = f"1 validation error for LoginPayload\nemail\n  input_value={{'email': '{EMAIL}', 'password': '{PASSWORD}'}}"
+    fake.script("POST", "/console/api/login", Scripted(status=400, body={"code": "invalid_param", "message": echo}))
+    fake.script("POST", "/console/api/login", Scripted(status=401, body={"code": "x", "message": f"bad {PASSWORD}"}))
+    client = make_client(url, console_credentials(encoding="base64"))
+
+    with pytest.raises(DifyError) as first:
+        await client.login()
+    fake.failed_logins = 0
+    client_again = make_client(url, console_credentials(encoding="base64"))
+    with pytest.raises(DifyError) as second:
+        await client_again.login()
+
+    texts = _record_texts(caplog.records) + [str(first.value), str(second.value)]
+    assert all(PASSWORD not in text for text in texts)
+    assert all(EMAIL not in text for text in texts)
+    assert "invalid_param" in str(first.value)
+    assert "<password>" in str(second.value)

@@ -215,7 +215,7 @@ class ConsoleAuthenticator:
                 )
                 return
 
-            message = _login_failure_message(response, body)
+            message = self._redact(_login_failure_message(response, body))
             if response.status == 401:
                 retry_encoding = self._encodings.fallback_after_rejection(
                     encoding, self._server_version.parsed, message
@@ -292,6 +292,13 @@ class ConsoleAuthenticator:
         error_class = LoginLockedError if status == 429 else AuthenticationError
         return error_class(text, endpoint=LOGIN_ENDPOINT, status=status)
 
+    def _redact(self, text: str) -> str:
+        """Replace the password (plain and Base64) and the e-mail in a Dify message."""
+        password = self._credentials.password.get_secret_value()
+        for secret in (password, encode_password(password, "base64")):
+            text = text.replace(secret, "<password>")
+        return text.replace(self._credentials.email, "<e-mail>")
+
     def _server_unix_time(self, response: Response) -> float:
         """Return the response's ``Date`` header in Unix seconds, or this host's time without one.
 
@@ -334,7 +341,14 @@ class ConsoleAuthenticator:
 
 
 def _login_failure_message(response: Response, body: dict[str, Any]) -> str:
-    """Return Dify's reason for a failed login, from ``message`` or a ``fail`` result's ``data``."""
+    """Return Dify's reason for a failed login, from ``message`` or a ``fail`` result's ``data``.
+
+    The message of a 400 ``invalid_param`` is left out: Dify 1.11+ quotes the
+    request body in it, password included, in Python ``repr`` form that a
+    plain search and replace does not catch.
+    """
+    if body.get("code") == "invalid_param":
+        return "invalid_param: Dify rejected the login request body as invalid"
     for key in ("message", "data", "code"):
         value = body.get(key)
         if isinstance(value, str) and value:
