@@ -182,7 +182,7 @@ class AuthService:
         """End the account's session the way Dify does.
 
         Deletes the refresh token that the account's pointer names, which is
-        its most recently issued one even when another client holds it.
+        its most recently issued one even when another client uses it.
         Access tokens stay valid until they expire. From 1.9.2 the response
         also carries cookies that clear the session.
         """

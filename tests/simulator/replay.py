@@ -1,10 +1,10 @@
 """Replay captured Dify 1.15.0 requests against the simulator and compare the responses.
 
-The captures in tests/fixtures/dify-1.15/ hold a request (method, path,
+Each capture in tests/fixtures/dify-1.15/ contains a request (method, path,
 query, auth mode, body) and the real server's response. Replaying swaps the
 capture's app, workspace and account ids for the simulator's ids of the same
-mode, recreates the auth mode with the simulator's tokens, and compares the
-response shape: status, content type, JSON keys and value types, Set-Cookie
+mode and recreates the auth mode with the simulator's tokens. The comparison
+covers status, content type, JSON keys and value types, Set-Cookie
 attributes, JWT claim names, and error codes and messages.
 """
 
@@ -108,8 +108,10 @@ def _refresh_scenario(sim: DifySimulator, name: str) -> str:
         # the logout deletes A2, the most recently issued token.
         session_a = sim.issue_session()
         session_b = sim.issue_session()
-        sim.auth.refresh(cookies={"refresh_token": session_a.refresh_token or ""}, payload=None)
-        latest_a2 = sim.auth._latest_refresh[account.id]
+        rotated = sim.auth.refresh(cookies={"refresh_token": session_a.refresh_token or ""}, payload=None)
+        latest_a2 = next(
+            cookie.split(";")[0].partition("=")[2] for cookie in rotated.set_cookies if cookie.startswith("refresh_token=")
+        )
         principal = Principal(account, sim.dataset.current_workspace(account.id), "cookie")
         sim.auth.logout(principal)
         return latest_a2 if name == "98_A2_refresh_after_B_logout" else session_b.refresh_token or ""
