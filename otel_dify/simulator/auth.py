@@ -15,8 +15,6 @@ The behaviour follows Dify's ``controllers/console/auth`` and
 
 from __future__ import annotations
 
-import base64
-import binascii
 import logging
 import secrets
 from collections.abc import Mapping
@@ -28,6 +26,7 @@ from otel_dify.simulator.clock import SimClock
 from otel_dify.simulator.cookies import ACCESS_TOKEN, CSRF_TOKEN, REFRESH_TOKEN, clear_cookie, cookie_name, set_cookie
 from otel_dify.simulator.dataset import Dataset
 from otel_dify.simulator.errors import DifyHTTPError, FieldError, invalid_param, json_error, unauthorized
+from otel_dify.simulator.login_payload import parse_login_payload
 from otel_dify.simulator.profiles import VersionProfile
 from otel_dify.simulator.records import Account, Workspace
 from otel_dify.simulator.tokens import TokenError, TokenSigner
@@ -124,10 +123,7 @@ class AuthService:
         Base64 password, 429 ``email_code_login_limit`` while locked, 400
         ``invalid_param`` for a missing field.
         """
-        password_field = payload.get("password") if isinstance(payload, dict) else None
-        if self._profile.base64_password and isinstance(password_field, str):
-            password_field = _decode_base64_password(password_field)
-        email, password = self._validate_login_payload(payload, password_field)
+        email, password = parse_login_payload(payload, self._profile)
 
         key = email.lower()
         if self.failed_login_count(key) > self.settings.max_login_errors:
@@ -162,11 +158,10 @@ class AuthService:
         else:
             token = payload.get("refresh_token") if isinstance(payload, dict) else None
             if not isinstance(token, str):
-                raise invalid_param(
-                    self._profile,
-                    "RefreshTokenPayload",
-                    [_missing("refresh_token", payload)],
+                missing = FieldError(
+                    "refresh_token", "Field required", "missing", payload, "Missing required parameter in the JSON body"
                 )
+                raise invalid_param(self._profile, "RefreshTokenPayload", [missing])
 
         account_id = self._account_of_refresh_token(token)
         if account_id is None:
@@ -301,34 +296,6 @@ class AuthService:
 
     # -- helpers ---------------------------------------------------------
 
-    def _validate_login_payload(self, payload: Any, password: Any) -> tuple[str, str]:
-        if not isinstance(payload, dict):
-            raise invalid_param(
-                self._profile,
-                "LoginPayload",
-                [
-                    FieldError(
-                        "",
-                        "Input should be a valid dictionary or instance of LoginPayload",
-                        "model_type",
-                        payload,
-                        "Invalid JSON payload received or JSON payload is empty.",
-                    )
-                ],
-            )
-        errors: list[FieldError] = []
-        email = payload.get("email")
-        for name, value in (("email", email), ("password", password)):
-            if name not in payload:
-                errors.append(_missing(name, payload))
-            elif not isinstance(value, str):
-                errors.append(
-                    FieldError(name, "Input should be a valid string", "string_type", value, f"Invalid {name}.")
-                )
-        if errors:
-            raise invalid_param(self._profile, "LoginPayload", errors)
-        return str(email), str(password)
-
     def _record_login_error(self, key: str) -> None:
         # Each failure stores count + 1 with a fresh TTL, like Redis SETEX in Dify.
         count = self.failed_login_count(key) + 1
@@ -389,14 +356,3 @@ def _bearer_token(header: str | None) -> str | None:
         return None
     scheme, token = header.split(None, 1)
     return token if scheme.lower() == "bearer" else None
-
-
-def _decode_base64_password(value: str) -> str:
-    try:
-        return base64.b64decode(value, validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError) as exc:
-        raise json_error(401, "authentication_failed", "Invalid encrypted data") from exc
-
-
-def _missing(name: str, payload: Any) -> FieldError:
-    return FieldError(name, "Field required", "missing", payload, "Missing required parameter in the JSON body")

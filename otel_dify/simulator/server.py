@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from otel_dify.dify.models import AppMode
 from otel_dify.simulator.auth import AuthService, AuthSettings, SessionTokens
@@ -161,7 +162,7 @@ class DifySimulator:
         return app
 
     @web.middleware
-    async def _middleware(self, request: web.Request, handler: web.RequestHandler) -> web.StreamResponse:
+    async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         AUTH_KIND.set("none")
         try:
             response: web.StreamResponse = await handler(request)

@@ -57,8 +57,10 @@ def test_records_inside_window() -> None:
     dataset = Dataset.generate(4, NOW, days=10)
     start = NOW - timedelta(days=10)
     for records in dataset.records.values():
-        for record in [*records.messages, *records.workflow_runs]:
-            assert start <= record.created_at < NOW
+        for message in records.messages:
+            assert start <= message.created_at < NOW
+        for run in records.workflow_runs:
+            assert start <= run.created_at < NOW
 
 
 def test_records_sorted() -> None:

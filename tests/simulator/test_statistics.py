@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -295,7 +296,7 @@ def test_future_records_hidden() -> None:
 # -- over HTTP, against ground truth -----------------------------------------
 
 
-async def _all_rows(console: Console, app_id: str, name: str, *, workflow: bool = False) -> list[dict[str, object]]:
+async def _all_rows(console: Console, app_id: str, name: str, *, workflow: bool = False) -> list[dict[str, Any]]:
     tokens = console.sim.issue_session()
     reply = await console.stats(app_id, name, tokens, workflow=workflow)
     assert reply.status == 200
