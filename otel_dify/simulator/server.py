@@ -177,6 +177,11 @@ class DifySimulator:
             response = _error_response(html_method_not_allowed(exc.allowed_methods))
         except web.HTTPNotFound:
             response = _error_response(html_not_found())
+        except Exception:
+            # A simulator bug. NOTE: the 500 body imitates Dify's error envelope,
+            # but no real Dify 500 was captured to compare it with.
+            logger.exception("simulator handler failed", extra={"http_method": request.method, "endpoint": request.path})
+            response = json_response({"code": "unknown", "message": "Internal Server Error", "status": 500}, status=500)
 
         response.headers["X-Version"] = self.profile.version
         response.headers["X-Env"] = "PRODUCTION"

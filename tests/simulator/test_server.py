@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from otel_dify.dify.models import AppMode
 from otel_dify.simulator import DEFAULT_START, Dataset, DifySimulator
 from tests.simulator.support import Console, serving, session_headers
@@ -188,3 +190,14 @@ async def test_request_log_bounded() -> None:
             await console.get("/console/api/setup")
     assert len(sim.request_log) <= 10
     assert sim.request_log[-1].path == "/console/api/setup"
+
+
+async def test_handler_failure_500(console: Console, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("broken on purpose")
+
+    monkeypatch.setattr("otel_dify.simulator.views.account_profile", broken)
+    reply = await console.get("/console/api/account/profile", console.sim.issue_session())
+    assert reply.status == 500
+    assert reply.body["status"] == 500
+    assert reply.headers["X-Version"] == "1.15.0"
