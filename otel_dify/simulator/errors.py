@@ -127,6 +127,10 @@ def route_hint(path: str, rules: Iterable[str]) -> str:
     lists the full rules of the three closest matches that
     ``difflib.get_close_matches`` finds for the request path. Returns "" when
     nothing is close.
+
+    NOTE: ``rules`` holds only the simulator's routes. The hints match the
+    captured statistics 404s, but near routes the simulator lacks they can
+    differ from Dify's.
     """
     by_stripped = {re.sub(r"(<.*>)", "", rule): rule for rule in rules}
     matches = difflib.get_close_matches(path, list(by_stripped))

@@ -49,8 +49,10 @@ def parse_app_list_query(query: Mapping[str, str], profile: VersionProfile) -> A
     if errors:
         raise invalid_param(profile, "AppListQuery", errors)
 
+    # Without errors both numbers were parsed.
+    assert page is not None and limit is not None
     name = query.get("name") or None
-    return AppListQuery(page=page or 1, limit=limit or 20, mode=mode, name=name[:NAME_FILTER_MAX_CHARS] if name else None)
+    return AppListQuery(page=page, limit=limit, mode=mode, name=name[:NAME_FILTER_MAX_CHARS] if name else None)
 
 
 def _int_in_range(
@@ -74,7 +76,7 @@ def _int_in_range(
         )
         return None
 
-    # flask-restful's int_range calls the value "argument" unless Dify passes a name, which it does not.
+    # Dify's int_range(low, high) calls pass no argument name, so flask-restful says "argument".
     legacy = f"Invalid argument: {value}. argument must be within the range {low} - {high}"
     if value < low:
         errors.append(FieldError(name, f"Input should be greater than or equal to {low}", "greater_than_equal", raw, legacy))
