@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from email.utils import format_datetime
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
@@ -185,6 +186,9 @@ class DifySimulator:
 
         response.headers["X-Version"] = self.profile.version
         response.headers["X-Env"] = "PRODUCTION"
+        # A real server's Date and its token exp come from one clock, and
+        # clients measure token lifetimes as exp minus Date.
+        response.headers["Date"] = format_datetime(self.clock.now(), usegmt=True)
         self._log_request(RequestLogEntry(request.method, request.path, request.query_string, response.status, AUTH_KIND.get()))
         logger.debug(
             "simulator request",

@@ -201,3 +201,11 @@ async def test_handler_failure_500(console: Console, monkeypatch: pytest.MonkeyP
     assert reply.status == 500
     assert reply.body["status"] == 500
     assert reply.headers["X-Version"] == "1.15.0"
+
+
+async def test_date_header_follows_clock(console: Console) -> None:
+    first = await console.get("/console/api/setup")
+    console.sim.clock.advance(3600)
+    later = await console.get("/console/api/setup")
+    assert first.headers["Date"] == "Fri, 04 Dec 2026 19:30:00 GMT"
+    assert later.headers["Date"] == "Fri, 04 Dec 2026 20:30:00 GMT"
