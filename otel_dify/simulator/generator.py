@@ -82,8 +82,9 @@ def generate_dataset(
     ``admin`` member of the others. ``boundary_records`` adds, per app, records
     at local midnight and one second before it in each of ``BOUNDARY_ZONES``.
     With the default sizes an app gets about 65 records. Generating 1,000
-    apps took 0.7 to 1.3 s on a 2-core VM shared with other work (measured
-    with ``time.perf_counter`` around this call; an estimate, not a bound).
+    apps took 0.7 to 1.3 s on a 2-core VM shared with other work. That was
+    measured with ``time.perf_counter`` around this call and is an
+    estimate, not a bound.
     """
     if now.tzinfo is None:
         raise ValueError("generate_dataset needs an aware 'now'")

@@ -76,7 +76,7 @@ def _int_in_range(
         )
         return None
 
-    # Dify's int_range(low, high) calls pass no argument name, so flask-restful says "argument".
+    # Dify's int_range(low, high) calls pass no argument name, so flask-restful writes "argument".
     legacy = f"Invalid argument: {value}. argument must be within the range {low} - {high}"
     if value < low:
         errors.append(FieldError(name, f"Input should be greater than or equal to {low}", "greater_than_equal", raw, legacy))
