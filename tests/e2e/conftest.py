@@ -18,7 +18,7 @@ SECRET_SCAN_MODULE = "test_secret_scan.py"
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Move the secret scan behind every other test, so that it reads all their output files."""
+    """Run the secret scan module after every other test, so that it reads all their output files."""
     scans = [item for item in items if item.path.name == SECRET_SCAN_MODULE]
     others = [item for item in items if item.path.name != SECRET_SCAN_MODULE]
     items[:] = others + scans

@@ -59,7 +59,7 @@ class E2ESimulator(DifySimulator):
     """A DifySimulator on the machine's real clock that reports every secret it hands out to a ledger.
 
     The exporter subprocess reads the real time, so the simulated traffic
-    must lie before the real now. Every session token the simulator issues
+    must be dated before the real current time. Every session token the simulator issues
     (at login or refresh), the admin password and the admin API key go to
     ``ledger``. ``slow_statistics`` is added to the application as the
     innermost middleware.
