@@ -145,7 +145,9 @@ async def _wait_for_stop(poll_task: asyncio.Task[None], signals: _StopSignals, s
         return EXIT_OK
 
     forced_wait = asyncio.create_task(signals.forced.wait())
-    done, _ = await asyncio.wait({poll_task, forced_wait}, timeout=shutdown_timeout_s)
+    done, _ = await asyncio.wait(
+        {poll_task, forced_wait}, timeout=shutdown_timeout_s, return_when=asyncio.FIRST_COMPLETED
+    )
     forced_wait.cancel()
     if poll_task in done:
         poll_task.result()

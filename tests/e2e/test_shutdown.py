@@ -4,22 +4,11 @@ from __future__ import annotations
 
 import signal
 
-import pytest
-
 from otel_dify.simulator import run_simulator
 from tests.e2e.environment import GRPC, exporter_environment, otlp_environment
 from tests.e2e.expectations import MESSAGES, newest_point_ns, sink_totals, totals_mismatches, wait_for_sink_truth
 from tests.e2e.processes import POLL_FINISHED, SECOND_STOP, STOP_RECEIVED, wait_for, wait_for_message
 
-
-# After the first signal, _wait_for_stop in otel_dify.runtime.service calls
-# asyncio.wait({poll_task, forced_wait}, timeout=...) without
-# return_when=FIRST_COMPLETED. It therefore returns only when the poll loop
-# has ended and a second signal has come, or when the shutdown timeout passes.
-ALL_COMPLETED_BUG = (
-    "after SIGTERM, run_service waits for the poll loop AND a second signal (asyncio.wait "
-    "without return_when=FIRST_COMPLETED), so it idles for the whole shutdown timeout"
-)
 
 
 async def test_sigterm_during_poll_exports_after_it(make_simulator, launcher, rotel_agent, otlp_sink):
@@ -60,7 +49,6 @@ async def test_sigterm_during_poll_exports_after_it(make_simulator, launcher, ro
     assert totals_mismatches(simulator, sink_totals(otlp_sink)) == []
 
 
-@pytest.mark.xfail(strict=True, reason=ALL_COMPLETED_BUG)
 async def test_second_sigterm_during_poll_exits_1(make_simulator, launcher, otlp_sink):
     simulator = make_simulator(profile="1.15", seed=29)
     slow = simulator.slow_statistics
@@ -93,7 +81,6 @@ async def test_second_sigterm_during_poll_exits_1(make_simulator, launcher, otlp
     assert process.count_messages(SECOND_STOP) == 1, process.describe()
 
 
-@pytest.mark.xfail(strict=True, reason=ALL_COMPLETED_BUG)
 async def test_sigterm_between_polls_exits_promptly(make_simulator, launcher, otlp_sink):
     simulator = make_simulator(profile="1.15", seed=31)
     async with run_simulator(simulator) as base_url:
