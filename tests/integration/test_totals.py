@@ -159,3 +159,18 @@ async def test_wrong_password_backs_off():
         harness.advance(900)
         await harness.poll()
         assert simulator.login_attempts() == 2
+
+
+async def test_backoff_reason_names_rejection():
+    simulator = DifySimulator(profile="1.15", seed=43)
+    async with running_harness(simulator) as harness:
+        simulator.admin.password = "a-different-password"
+        await harness.poll()
+        harness.advance(60)
+        summary = await harness.poll()
+
+        assert not summary.succeeded
+        reasons = harness.assembly.poller.failing_reasons()
+        assert len(reasons) == 1
+        assert "HTTP 401" in reasons[0]
+        assert "Invalid email or password" in reasons[0]

@@ -38,6 +38,7 @@ class LoginBackoff:
         self.backoff_s = backoff_s
         self._clock = clock
         self._retry_at: float | None = None
+        self._last_failure = ""
 
     @property
     def retry_at(self) -> float | None:
@@ -51,15 +52,21 @@ class LoginBackoff:
 
         now = self._clock()
         if now < self._retry_at:
+            failure = f" ({self._last_failure})" if self._last_failure else ""
             raise AuthBackoffError(
                 f"Not logging in to Dify for another {self._retry_at - now:.0f} s after a failed "
-                "login, so that Dify does not lock the account",
+                f"login{failure}, so that Dify does not lock the account",
                 retry_at=self._retry_at,
             )
 
-    def record_failure(self, *, at_least_s: float = 0.0) -> float:
-        """Start a pause of ``max(backoff_s, at_least_s)`` seconds and return its end."""
+    def record_failure(self, *, at_least_s: float = 0.0, reason: str = "") -> float:
+        """Start a pause of ``max(backoff_s, at_least_s)`` seconds and return its end.
+
+        ``reason`` (no secrets) is repeated in the error raised during the pause,
+        so that readiness reports say why the login failed.
+        """
         self._retry_at = self._clock() + max(self.backoff_s, at_least_s)
+        self._last_failure = reason
         return self._retry_at
 
     def reset(self) -> None:

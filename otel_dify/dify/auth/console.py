@@ -257,7 +257,9 @@ class ConsoleAuthenticator:
         """Start the back-off, log the failure once and return the error to raise."""
         status = response.status
         retry_after_s = _retry_after_s(response) if status == 429 else None
-        retry_at = self._backoff.record_failure(at_least_s=retry_after_s or 0.0)
+        retry_at = self._backoff.record_failure(
+            at_least_s=retry_after_s or 0.0, reason=f"Dify answered HTTP {status}: {message}"
+        )
         backoff_s = retry_at - self._clock()
 
         hint = "check the configured e-mail and password"
