@@ -15,7 +15,6 @@ Exit codes:
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import sys
 from typing import Sequence
@@ -46,14 +45,22 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("check", help="check connectivity, Dify version, login, timezone, apps and permissions")
 
     demo = commands.add_parser("demo", help="run the exporter against the built-in Dify simulator")
-    demo.add_argument("--otlp", action="store_true", help="send to the OTLP endpoint of the OTEL_* variables and keep running")
-    demo.add_argument("--profile", default="1.15", help="simulated Dify version: 0.9.1, 1.9.1, 1.9.2 or 1.15 (default 1.15)")
+    demo.add_argument(
+        "--otlp", action="store_true", help="send to the OTLP endpoint of the OTEL_* variables and keep running"
+    )
+    demo.add_argument(
+        "--profile", default="1.15", help="simulated Dify version: 0.9.1, 1.9.1, 1.9.2 or 1.15 (default 1.15)"
+    )
     demo.add_argument("--seed", type=int, default=1, help="seed of the simulated data (default 1)")
     demo.add_argument("--interval", type=float, default=15.0, help="poll interval in seconds with --otlp (default 15)")
 
     healthcheck = commands.add_parser("healthcheck", help="probe the health server; for a container HEALTHCHECK")
-    healthcheck.add_argument("--host", default=None, help="host to probe (default: OTEL_DIFY_HEALTH_HOST, or 127.0.0.1)")
-    healthcheck.add_argument("--port", type=int, default=None, help="port to probe (default: OTEL_DIFY_HEALTH_PORT, or 8890)")
+    healthcheck.add_argument(
+        "--host", default=None, help="host to probe (default: OTEL_DIFY_HEALTH_HOST, or 127.0.0.1)"
+    )
+    healthcheck.add_argument(
+        "--port", type=int, default=None, help="port to probe (default: OTEL_DIFY_HEALTH_PORT, or 8890)"
+    )
     healthcheck.add_argument("--ready", action="store_true", help="probe /readyz instead of /healthz")
 
     simulator = commands.add_parser(

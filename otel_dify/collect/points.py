@@ -21,9 +21,7 @@ from otel_dify.runtime.self_stats import SelfStats
 from otel_dify.snapshot import Point, Snapshot
 
 
-def build_snapshot(
-    results: Iterable[WorkspaceResult], stats: SelfStats, enabled_metrics: frozenset[str]
-) -> Snapshot:
+def build_snapshot(results: Iterable[WorkspaceResult], stats: SelfStats, enabled_metrics: frozenset[str]) -> Snapshot:
     """Turn the latest results of every workspace and the self-statistics into a snapshot.
 
     Only metrics in ``enabled_metrics`` get points.
@@ -42,7 +40,9 @@ def build_snapshot(
             app = figures.app
             modes[app.mode] += 1
             attributes = {**workspace, ATTR_APP_ID: app.id, ATTR_APP_NAME: app.name, ATTR_APP_MODE: app.mode}
-            for (metric, currency), value in sorted(figures.values.items(), key=lambda item: (item[0][0], item[0][1] or "")):
+            for (metric, currency), value in sorted(
+                figures.values.items(), key=lambda item: (item[0][0], item[0][1] or "")
+            ):
                 point_attributes = dict(attributes)
                 if currency is not None:
                     point_attributes[ATTR_COST_CURRENCY] = currency

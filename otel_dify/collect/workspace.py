@@ -6,9 +6,9 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Callable, Mapping, Protocol
+from typing import Any, Callable, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from otel_dify.collect.app_filter import AppFilter
@@ -176,7 +176,11 @@ class WorkspaceCollector:
             if self._profile is not None and profile.timezone != self._profile.timezone:
                 logger.info(
                     "account timezone changed; statistics history will be read again",
-                    extra={"workspace_id": workspace.id, "previous": self._profile.timezone, "timezone": profile.timezone},
+                    extra={
+                        "workspace_id": workspace.id,
+                        "previous": self._profile.timezone,
+                        "timezone": profile.timezone,
+                    },
                 )
             self._profile = profile
             self._workspace = workspace
@@ -194,7 +198,9 @@ class WorkspaceCollector:
         selected = {app.id: app for app in apps if self._options.app_filter.accepts(app)}
 
         for app_id in [app_id for app_id in self._apps if app_id not in selected]:
-            logger.info("app no longer listed; its metrics stop", extra={"app_id": app_id, "workspace_id": self.workspace_id})
+            logger.info(
+                "app no longer listed; its metrics stop", extra={"app_id": app_id, "workspace_id": self.workspace_id}
+            )
             del self._apps[app_id]
             self._guard.forget(app_id)
 
@@ -210,9 +216,7 @@ class WorkspaceCollector:
                 # A rename or a mode change keeps the figures; only the labels change.
                 known.app = app
 
-    async def _collect_source(
-        self, figures: AppFigures, source: StatisticSource, cut: HistoryCut, today: date
-    ) -> bool:
+    async def _collect_source(self, figures: AppFigures, source: StatisticSource, cut: HistoryCut, today: date) -> bool:
         """Fetch one source of one app and store its values; return False when it failed."""
         app_id = figures.app.id
         try:

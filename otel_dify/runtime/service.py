@@ -98,7 +98,9 @@ async def run_service(settings: Settings, *, telemetry: Telemetry | None = None)
     signals.install()
     health_state.loop_heartbeat = time.monotonic()
     heartbeat = asyncio.create_task(_beat(health_state, signals.stop))
-    logger.info("exporter started", extra={"workspaces": len(assembly.clients), "poll_interval_s": settings.poll_interval})
+    logger.info(
+        "exporter started", extra={"workspaces": len(assembly.clients), "poll_interval_s": settings.poll_interval}
+    )
 
     exit_code = EXIT_OK
     poll_task = asyncio.create_task(scheduler.run(signals.stop))

@@ -54,7 +54,9 @@ class Harness:
         return None
 
 
-def exporter_environment(simulator: DifySimulator, base_url: str, *, admin_key: bool = False, **extra: str) -> dict[str, str]:
+def exporter_environment(
+    simulator: DifySimulator, base_url: str, *, admin_key: bool = False, **extra: str
+) -> dict[str, str]:
     environ = {"OTEL_DIFY_BASE_URL": base_url, "OTEL_DIFY_HEALTH_PORT": "0"}
     if admin_key:
         workspace_id = simulator.dataset.current_workspace(simulator.admin.id).id

@@ -66,7 +66,9 @@ async def test_failing_app_keeps_previous_figures(caplog):
         ]
         assert logged, "the failure was not logged with the app id"
         endpoints = {getattr(record, "endpoint", None) for record in logged}
-        assert all(str(endpoint).startswith("/console/api/apps/{app_id}/") for endpoint in endpoints), sorted(map(str, endpoints))
+        assert all(str(endpoint).startswith("/console/api/apps/{app_id}/") for endpoint in endpoints), sorted(
+            map(str, endpoints)
+        )
 
         state["on"] = False
         assert (await harness.poll()).succeeded
