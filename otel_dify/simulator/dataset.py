@@ -11,22 +11,30 @@ import bisect
 import logging
 import random
 import uuid
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from decimal import Decimal
+from functools import lru_cache
+from typing import Any
 
 from otel_dify.dify.models import AppMode
-from otel_dify.simulator.pricing import DEFAULT_MODEL, message_price
+from otel_dify.simulator.node_builder import NodeSpec, build_nodes, chatflow_plan, finish_nodes, running_specs
+from otel_dify.simulator.node_plans import build_planned_nodes
+from otel_dify.simulator.pricing import DEFAULT_MODEL, ModelPrice, message_price
 from otel_dify.simulator.records import (
     APP_RUN,
+    CREATED_FROM_BY_INVOKE_FROM,
     DEBUGGER,
     DEBUGGING,
+    RUNNING,
     Account,
     App,
     AppRecords,
     Conversation,
     EndUser,
     Message,
+    NodeExecution,
     Workspace,
     WorkflowRun,
 )
@@ -37,6 +45,14 @@ logger = logging.getLogger(__name__)
 MESSAGE_MODES = frozenset({AppMode.CHAT, AppMode.COMPLETION, AppMode.AGENT_CHAT, AppMode.ADVANCED_CHAT})
 #: Modes whose traffic is stored as workflow runs (advanced-chat writes both).
 WORKFLOW_MODES = frozenset({AppMode.WORKFLOW, AppMode.ADVANCED_CHAT})
+#: ``created_from`` values of app logs, by the end-user type of a run without one given.
+_CREATED_FROM_BY_USER_TYPE = {"service_api": "service-api", "browser": "web-app"}
+
+
+@lru_cache(maxsize=4096)
+def published_version(app: App) -> str:
+    """Return the version string of the app's published workflow, as Dify sends it."""
+    return app.updated_at.replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +153,34 @@ class Dataset:
         """Return the owner account of a workspace."""
         return self.accounts[self.workspaces[workspace_id].owner_id]
 
+    def end_user(self, app_id: str, end_user_id: str) -> EndUser | None:
+        """Return an end user of the app by id, or None."""
+        for end_user in self.records[app_id].end_users:
+            if end_user.id == end_user_id:
+                return end_user
+        return None
+
+    def workflow_run(self, app_id: str, run_id: str) -> WorkflowRun | None:
+        """Return a run of the app by id, or None."""
+        for run in self.records[app_id].workflow_runs:
+            if run.id == run_id:
+                return run
+        return None
+
+    def nodes_of(self, app_id: str, run_id: str) -> tuple[NodeExecution, ...]:
+        """Return the node executions of a run in ``index`` order; () for an unknown run.
+
+        A generated run's executions are built from its plan on the first
+        call and kept, so later calls return the same records.
+        """
+        records = self.records[app_id]
+        nodes = records.node_executions.get(run_id)
+        if nodes is None:
+            plan = records.node_plans.pop(run_id, None)
+            nodes = build_planned_nodes(plan) if plan is not None else ()
+            records.node_executions[run_id] = nodes
+        return nodes
+
     def apps_of(self, workspace_id: str | None = None) -> list[App]:
         """Return the apps of one workspace (all when None), newest first like the console list."""
         apps = [app for app in self.apps.values() if workspace_id is None or app.workspace_id == workspace_id]
@@ -182,6 +226,7 @@ class Dataset:
         provider_response_latency: float = 1.0,
         status: str = "normal",
         liked: bool = False,
+        model: ModelPrice = DEFAULT_MODEL,
     ) -> Message:
         """Append one message to a chat, completion, agent-chat or advanced-chat app.
 
@@ -189,10 +234,11 @@ class Dataset:
         Service-API and web-app messages need an end user: without
         ``end_user_id`` a new one is created. Explore and debugger messages
         come from the workspace owner and have no end user. ``total_price``
-        defaults to the price of the tokens at the default model's list price.
+        defaults to the price of the tokens at ``model``'s list price.
         An advanced-chat app also gets the matching workflow run, as Dify
-        writes one run per chatflow turn. Raises ``ValueError`` for a workflow
-        app or an unknown conversation.
+        writes one run per chatflow turn: one LLM node with the message's
+        tokens, failed when ``status`` is ``error``. Raises ``ValueError`` for
+        a workflow app or an unknown conversation.
         """
         app = self.apps[app_id]
         if app.mode not in MESSAGE_MODES:
@@ -223,7 +269,7 @@ class Dataset:
             raise ValueError(f"conversation {conversation_id} does not belong to app {app_id}")
 
         if total_price is None:
-            total_price = message_price(DEFAULT_MODEL, message_tokens, answer_tokens)
+            total_price = message_price(model, message_tokens, answer_tokens)
         message = Message(
             id=self.new_id(),
             app_id=app_id,
@@ -239,19 +285,24 @@ class Dataset:
             provider_response_latency=provider_response_latency,
             status=status,
             liked=liked,
+            model_provider=model.provider,
+            model_name=model.model,
         )
         bisect.insort(records.messages, message, key=_created_at)
 
         if app.mode is AppMode.ADVANCED_CHAT:
+            failed = status != "normal"
             self.add_workflow_run(
                 app_id,
                 created_at,
                 triggered_from=DEBUGGING if invoke_from == DEBUGGER else APP_RUN,
-                status="succeeded" if status == "normal" else "failed",
+                status="failed" if failed else "succeeded",
                 total_tokens=message.total_tokens,
                 elapsed_time=round(provider_response_latency + 0.2, 3),
                 created_by=end_user_id or from_account_id,
                 message_id=message.id,
+                conversation_id=conversation_id,
+                nodes=chatflow_plan(model.provider, model.model, message_tokens, answer_tokens, failed=failed),
             )
         return message
 
@@ -262,17 +313,30 @@ class Dataset:
         *,
         triggered_from: str = APP_RUN,
         status: str = "succeeded",
-        total_tokens: int = 100,
+        total_tokens: int | None = None,
         elapsed_time: float = 1.0,
         created_by: str | None = None,
         message_id: str | None = None,
+        conversation_id: str | None = None,
+        created_from: str | None = None,
+        nodes: Sequence[NodeSpec] | None = None,
     ) -> WorkflowRun:
         """Append one run to a workflow or advanced-chat app.
 
         ``created_by`` is an end-user id of the app or an account id. Without
         it, an app run gets a new end user and a debugging run gets the
-        workspace owner. Raises ``ValueError`` for an app mode without
-        workflow runs.
+        workspace owner. ``nodes`` are the specs between the start and the
+        terminal node. Without them the run has one LLM node of the default
+        model whose tokens (two thirds prompt) add up to ``total_tokens``,
+        which defaults to 100. With them ``total_tokens`` defaults to the sum
+        of their usage, and a different value makes a run whose total does
+        not match its nodes. A ``running`` run has all its nodes running, no
+        tokens and no end time until ``finish_workflow_run``.
+
+        An app run of a workflow app gets an app log. Its ``created_from``
+        defaults to ``web-app`` for a browser end user, ``installed-app`` for
+        an account and ``service-api`` otherwise. Raises ``ValueError`` for an
+        app mode without workflow runs.
         """
         app = self.apps[app_id]
         if app.mode not in WORKFLOW_MODES:
@@ -286,20 +350,103 @@ class Dataset:
                 created_by = self.add_end_user(app_id).id
         role = "account" if created_by in self.accounts else "end_user"
 
+        if nodes is None:
+            tokens = 100 if total_tokens is None else total_tokens
+            prompt = tokens * 2 // 3
+            nodes = [NodeSpec("llm", prompt_tokens=prompt, completion_tokens=tokens - prompt)]
+        specs = list(nodes)
+        running = status == RUNNING
+        terminal = "answer" if app.mode is AppMode.ADVANCED_CHAT else "end"
+        built = build_nodes(
+            running_specs(specs) if running else specs,
+            created_at=created_at,
+            elapsed_time=elapsed_time,
+            terminal=terminal if status in ("succeeded", "partial-succeeded") else None,
+            new_id=self.new_id,
+        )
+        if total_tokens is None:
+            total_tokens = sum(node.usage.total_tokens for node in built if node.usage is not None)
+
+        has_log = app.mode is AppMode.WORKFLOW and triggered_from == APP_RUN
+        if has_log and created_from is None:
+            created_from = self._default_created_from(app_id, created_by, role)
         run = WorkflowRun(
             id=self.new_id(),
             app_id=app_id,
             created_at=created_at,
             status=status,
             triggered_from=triggered_from,
-            total_tokens=total_tokens,
-            elapsed_time=elapsed_time,
+            total_tokens=0 if running else total_tokens,
+            elapsed_time=0.0 if running else elapsed_time,
             created_by=created_by,
             created_by_role=role,
             message_id=message_id,
+            log_id=self.new_id() if has_log else None,
+            created_from=created_from if has_log else None,
+            conversation_id=conversation_id,
+            finished_at=None if running else created_at + timedelta(seconds=elapsed_time),
+            exceptions_count=sum(1 for node in built if node.status == "exception"),
+            version="draft" if triggered_from == DEBUGGING else published_version(app),
         )
         bisect.insort(records.workflow_runs, run, key=_created_at)
+        records.node_executions[run.id] = built
         return run
+
+    def finish_workflow_run(self, app_id: str, run_id: str, *, status: str, finished_at: datetime) -> WorkflowRun:
+        """End a ``running`` run at ``finished_at`` with final ``status`` and return the new record.
+
+        The run's nodes finish as ``node_builder.finish_nodes`` describes,
+        its ``total_tokens`` becomes the sum of its leaf usage and its
+        ``elapsed_time`` the seconds since it started. Raises ``LookupError``
+        for an unknown run and ``ValueError`` for a run that is not running
+        or a status that is not final.
+        """
+        if status not in ("succeeded", "failed", "stopped", "partial-succeeded"):
+            raise ValueError(f"status must be a final run status, got {status!r}")
+        run = self.workflow_run(app_id, run_id)
+        if run is None:
+            raise LookupError(f"no workflow run {run_id} in app {app_id}")
+        if run.status != RUNNING:
+            raise ValueError(f"workflow run {run_id} is {run.status}, not running")
+
+        terminal = "answer" if self.apps[app_id].mode is AppMode.ADVANCED_CHAT else "end"
+        running_nodes = self.nodes_of(app_id, run_id)
+        nodes = finish_nodes(running_nodes, status=status, finished_at=finished_at, terminal=terminal, new_id=self.new_id)
+        self.records[app_id].node_executions[run_id] = nodes
+        logger.info("workflow run finished", extra={"app_id": app_id, "run_id": run_id, "status": status})
+        return self.update_workflow_run(
+            app_id,
+            run_id,
+            status=status,
+            total_tokens=sum(node.usage.total_tokens for node in nodes if node.usage is not None),
+            elapsed_time=round(max((finished_at - run.created_at).total_seconds(), 0.0), 3),
+            finished_at=finished_at,
+            exceptions_count=sum(1 for node in nodes if node.status == "exception"),
+        )
+
+    def update_workflow_run(self, app_id: str, run_id: str, **changes: Any) -> WorkflowRun:
+        """Replace fields of a stored run (``dataclasses.replace``) and return the new record.
+
+        Tests use it, for example, to give one run a ``total_tokens`` that
+        differs from its nodes. ``created_at`` must stay the same, so the run
+        list stays sorted. Raises ``LookupError`` for an unknown run.
+        """
+        if "created_at" in changes:
+            raise ValueError("update_workflow_run cannot move a run in time")
+        runs = self.records[app_id].workflow_runs
+        for position, run in enumerate(runs):
+            if run.id == run_id:
+                runs[position] = replace(run, **changes)
+                logger.debug("workflow run updated", extra={"app_id": app_id, "run_id": run_id, "fields": sorted(changes)})
+                return runs[position]
+        raise LookupError(f"no workflow run {run_id} in app {app_id}")
+
+    def _default_created_from(self, app_id: str, created_by: str, role: str) -> str:
+        if role == "account":
+            return CREATED_FROM_BY_INVOKE_FROM["explore"]
+        end_user = self.end_user(app_id, created_by)
+        user_type = end_user.type if end_user else "service_api"
+        return _CREATED_FROM_BY_USER_TYPE.get(user_type, "service-api")
 
 
 def _created_at(record: Conversation | Message | WorkflowRun) -> datetime:

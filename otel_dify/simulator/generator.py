@@ -7,6 +7,11 @@ from the service API, the web app, the explore page and the debugger. About
 advanced-chat apps also get workflow runs. A few records sit exactly on local
 midnight (and one second before it) in America/New_York, UTC and Asia/Tokyo,
 so daily buckets differ between account timezones.
+
+App runs of workflow apps get an app log, and each workflow app has
+``RUNNING_RUNS_PER_APP`` runs still running at ``now``. Every run stores a
+seeded ``NodePlan`` from which ``Dataset.nodes_of`` builds its node
+executions on first use (see ``node_plans``).
 """
 
 from __future__ import annotations
@@ -18,19 +23,22 @@ from datetime import datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from otel_dify.dify.models import AppMode
-from otel_dify.simulator.dataset import MESSAGE_MODES, Dataset, Membership
+from otel_dify.simulator.dataset import MESSAGE_MODES, Dataset, Membership, published_version
 from otel_dify.simulator.pricing import MODELS, ModelPrice, message_price
 from otel_dify.simulator.records import (
     APP_RUN,
+    CREATED_FROM_BY_INVOKE_FROM,
     DEBUGGER,
     DEBUGGING,
     RUN_STATUSES,
+    RUNNING,
     Account,
     App,
     AppRecords,
     Conversation,
     EndUser,
     Message,
+    NodePlan,
     Workspace,
     WorkflowRun,
 )
@@ -55,6 +63,8 @@ _APP_NAMES = {
 }
 _INVOKE_FROM_WEIGHTS = (("service-api", 45), ("web-app", 35), ("explore", 10), (DEBUGGER, 10))
 _RUN_STATUS_WEIGHTS = (85, 8, 4, 3)
+#: Runs per workflow app still ``running`` at ``now``, started 30 s to 10 min before it.
+RUNNING_RUNS_PER_APP = 2
 # Bit masks that turn 128 random bits into a version-4, RFC 4122 variant UUID.
 _UUID_CLEAR = ~((0xF << 76) | (0x3 << 62)) & ((1 << 128) - 1)
 _UUID_SET = (0x4 << 76) | (0x2 << 62)
@@ -84,7 +94,9 @@ def generate_dataset(
     With the default sizes an app gets about 65 records. Generating 1,000
     apps took 0.7 to 1.3 s on a 2-core VM shared with other work. That was
     measured with ``time.perf_counter`` around this call and is an
-    estimate, not a bound.
+    estimate, not a bound. It leaves out node executions: building all of
+    them for those 1,000 apps (about 18,000 runs) took another 1.5 s on the
+    same VM.
     """
     if now.tzinfo is None:
         raise ValueError("generate_dataset needs an aware 'now'")
@@ -92,6 +104,9 @@ def generate_dataset(
         raise ValueError("days and workspaces must be at least 1 and apps_per_mode at least 0")
 
     rng = random.Random(seed)
+    # Node executions, app logs and running runs draw from their own stream,
+    # so they leave the ids and values drawn from ``rng`` as they were.
+    detail_rng = random.Random(f"run-details-{seed}")
     dataset = Dataset(seed)
     now = now.astimezone(timezone.utc).replace(microsecond=0)
     window_start = now - timedelta(days=days)
@@ -123,7 +138,7 @@ def generate_dataset(
                 app = _make_app(rng, mode, copy, apps_per_mode, workspace_id, owner_id, created_base, app_counter)
                 records = dataset.add_app(app)
                 sizes = _AppSizes(conversations_per_app, runs_per_app, end_users_per_app, boundary_records)
-                _fill_app(rng, app, records, owner_id, now, window_start, sizes)
+                _fill_app(_Streams(rng, detail_rng), app, records, owner_id, now, window_start, sizes)
 
     logger.info(
         "simulator data set generated",
@@ -190,6 +205,14 @@ def _make_app(
 
 
 @dataclass(frozen=True)
+class _Streams:
+    """The main random stream and the one for run details (nodes, logs, running runs)."""
+
+    main: random.Random
+    detail: random.Random
+
+
+@dataclass(frozen=True)
 class _AppSizes:
     conversations: int
     runs: int
@@ -198,7 +221,7 @@ class _AppSizes:
 
 
 def _fill_app(
-    rng: random.Random,
+    streams: _Streams,
     app: App,
     records: AppRecords,
     owner_id: str,
@@ -206,6 +229,7 @@ def _fill_app(
     window_start: datetime,
     sizes: _AppSizes,
 ) -> None:
+    rng = streams.main
     for index in range(sizes.end_users):
         user_type = "service_api" if index % 2 == 0 else "browser"
         session = f"customer-{_randint(rng, 1000, 9999)}" if user_type == "service_api" else f"{rng.getrandbits(64):016x}"
@@ -216,16 +240,19 @@ def _fill_app(
         model = MODELS[rng.randrange(len(MODELS))]
         for _ in range(sizes.conversations):
             start = window_start + timedelta(seconds=_randint(rng, 0, span_seconds))
-            _add_conversation(rng, app, records, owner_id, start, now, model, max_turns=6)
+            _add_conversation(streams, app, records, owner_id, start, now, model, max_turns=6)
         if sizes.boundary_records:
             for start in _boundary_instants(rng, now, window_start):
-                _add_conversation(rng, app, records, owner_id, start, now, model, max_turns=1)
+                _add_conversation(streams, app, records, owner_id, start, now, model, max_turns=1)
     else:
         instants = [window_start + timedelta(seconds=_randint(rng, 0, span_seconds)) for _ in range(sizes.runs)]
         if sizes.boundary_records:
             instants.extend(_boundary_instants(rng, now, window_start))
         for instant in instants:
-            records.workflow_runs.append(_workflow_run(rng, app, records, owner_id, instant))
+            records.workflow_runs.append(_workflow_run(streams, app, records, owner_id, instant))
+        if sizes.runs and records.end_users:
+            for _ in range(RUNNING_RUNS_PER_APP):
+                records.workflow_runs.append(_running_run(streams.detail, app, records, now))
 
     records.conversations.sort(key=lambda record: record.created_at)
     records.messages.sort(key=lambda record: record.created_at)
@@ -262,7 +289,7 @@ def _pick_end_user(rng: random.Random, records: AppRecords, invoke_from: str) ->
 
 
 def _add_conversation(
-    rng: random.Random,
+    streams: _Streams,
     app: App,
     records: AppRecords,
     owner_id: str,
@@ -272,6 +299,7 @@ def _add_conversation(
     *,
     max_turns: int,
 ) -> None:
+    rng = streams.main
     invoke_from = _pick_invoke_from(rng)
     end_user_id = None
     account_id: str | None = owner_id
@@ -297,7 +325,7 @@ def _add_conversation(
         message = _message(rng, app, conversation, created_at, model)
         records.messages.append(message)
         if app.mode is AppMode.ADVANCED_CHAT:
-            records.workflow_runs.append(_chatflow_run(rng, app, message))
+            records.workflow_runs.append(_chatflow_run(streams, app, records, message))
         created_at += timedelta(seconds=_randint(rng, 20, 900))
 
 
@@ -322,27 +350,47 @@ def _message(rng: random.Random, app: App, conversation: Conversation, created_a
         provider_response_latency=latency,
         status="error" if errored else "normal",
         liked=conversation.invoke_from != DEBUGGER and rng.random() < 0.2,
+        model_provider=model.provider,
+        model_name=model.model,
     )
 
 
-def _chatflow_run(rng: random.Random, app: App, message: Message) -> WorkflowRun:
+def _chatflow_run(streams: _Streams, app: App, records: AppRecords, message: Message) -> WorkflowRun:
+    rng = streams.main
     debugging = message.invoke_from == DEBUGGER
     created_by = message.from_end_user_id or message.from_account_id or ""
+    run_id = _uuid(rng)
+    elapsed = round(message.provider_response_latency + rng.uniform(0.05, 0.6), 3)
+    status = "succeeded" if message.status == "normal" else "failed"
+    records.node_plans[run_id] = NodePlan(
+        seed=streams.detail.getrandbits(64),
+        created_at=message.created_at,
+        elapsed_time=elapsed,
+        total_tokens=message.total_tokens,
+        status=status,
+        terminal="answer",
+        chatflow_model=(message.model_provider or "", message.model_name or ""),
+        prompt_tokens=message.message_tokens,
+    )
     return WorkflowRun(
-        id=_uuid(rng),
+        id=run_id,
         app_id=app.id,
         created_at=message.created_at,
-        status="succeeded" if message.status == "normal" else "failed",
+        status=status,
         triggered_from=DEBUGGING if debugging else APP_RUN,
         total_tokens=message.total_tokens,
-        elapsed_time=round(message.provider_response_latency + rng.uniform(0.05, 0.6), 3),
+        elapsed_time=elapsed,
         created_by=created_by,
         created_by_role="end_user" if message.from_end_user_id else "account",
         message_id=message.id,
+        conversation_id=message.conversation_id,
+        finished_at=message.created_at + timedelta(seconds=elapsed),
+        version="draft" if debugging else published_version(app),
     )
 
 
-def _workflow_run(rng: random.Random, app: App, records: AppRecords, owner_id: str, created_at: datetime) -> WorkflowRun:
+def _workflow_run(streams: _Streams, app: App, records: AppRecords, owner_id: str, created_at: datetime) -> WorkflowRun:
+    rng = streams.main
     invoke_from = _pick_invoke_from(rng)
     debugging = invoke_from == DEBUGGER
     if invoke_from in ("service-api", "web-app") and records.end_users:
@@ -350,14 +398,61 @@ def _workflow_run(rng: random.Random, app: App, records: AppRecords, owner_id: s
     else:
         created_by, role = owner_id, "account"
     status = rng.choices(RUN_STATUSES, weights=_RUN_STATUS_WEIGHTS)[0]
+    run_id = _uuid(rng)
+    total_tokens = 0 if status == "failed" and rng.random() < 0.5 else _randint(rng, 150, 3200)
+    elapsed = round(rng.uniform(0.4, 12.0), 3)
+
+    detail = streams.detail
+    records.node_plans[run_id] = NodePlan(
+        seed=detail.getrandbits(64),
+        created_at=created_at,
+        elapsed_time=elapsed,
+        total_tokens=total_tokens,
+        status=status,
+        terminal="end",
+    )
     return WorkflowRun(
-        id=_uuid(rng),
+        id=run_id,
         app_id=app.id,
         created_at=created_at,
         status=status,
         triggered_from=DEBUGGING if debugging else APP_RUN,
-        total_tokens=0 if status == "failed" and rng.random() < 0.5 else _randint(rng, 150, 3200),
-        elapsed_time=round(rng.uniform(0.4, 12.0), 3),
+        total_tokens=total_tokens,
+        elapsed_time=elapsed,
         created_by=created_by,
         created_by_role=role,
+        log_id=None if debugging else _uuid(detail),
+        created_from=None if debugging else CREATED_FROM_BY_INVOKE_FROM[invoke_from],
+        finished_at=created_at + timedelta(seconds=elapsed),
+        # Every partial-succeeded plan has exactly one node in status exception.
+        exceptions_count=1 if status == "partial-succeeded" else 0,
+        version="draft" if debugging else published_version(app),
+    )
+
+
+def _running_run(rng: random.Random, app: App, records: AppRecords, now: datetime) -> WorkflowRun:
+    """Return an app run of a workflow app that started shortly before ``now`` and is still running.
+
+    Dify reports no tokens, no elapsed time and no end time until a run ends.
+    """
+    created_at = now - timedelta(seconds=_randint(rng, 30, 600))
+    invoke_from = "service-api" if rng.random() < 0.6 else "web-app"
+    created_by = _pick_end_user(rng, records, invoke_from)
+    run_id = _uuid(rng)
+    records.node_plans[run_id] = NodePlan(
+        seed=rng.getrandbits(64), created_at=created_at, elapsed_time=0.0, total_tokens=0, status=RUNNING, terminal="end"
+    )
+    return WorkflowRun(
+        id=run_id,
+        app_id=app.id,
+        created_at=created_at,
+        status=RUNNING,
+        triggered_from=APP_RUN,
+        total_tokens=0,
+        elapsed_time=0.0,
+        created_by=created_by,
+        created_by_role="end_user",
+        log_id=_uuid(rng),
+        created_from=CREATED_FROM_BY_INVOKE_FROM[invoke_from],
+        version=published_version(app),
     )
