@@ -141,6 +141,28 @@ class ConsoleHandlers:
     def _auth_response(response: AuthResponse) -> web.Response:
         return json_response(response.body, set_cookies=response.set_cookies)
 
+    # -- shared steps for the record routes (records_api.py) -------------
+
+    def add_route(self, app: web.Application, method: str, path: str, rule: str, handler: Handler) -> None:
+        """Add a route under ``/console/api``. ``rule`` is its Flask rule, which 404 hints list."""
+        self._add(app, method, path, rule, handler)
+
+    def principal(self, request: web.Request) -> Principal:
+        """Authenticate a console request (CSRF included) or raise ``DifyHTTPError`` 401."""
+        return self._principal(request)
+
+    def app_for(self, request: web.Request, principal: Principal) -> App:
+        """Return the app named in the path, or raise 404 ``app_not_found``."""
+        return self._app(request, principal)
+
+    def mode_not_supported(self, request: web.Request, supported: str) -> DifyHTTPError:
+        """Return the 404 ``app_not_found`` error for an app mode outside ``supported`` (a Python set repr)."""
+        return self._mode_not_supported(request, AppModeNotSupportedError(supported))
+
+    def time_window(self, request: web.Request, principal: Principal) -> TimeWindow:
+        """Parse the ``start``/``end`` query values in the account's timezone, as the statistics do."""
+        return self._window(request, principal)
+
     # -- authentication routes -------------------------------------------
 
     async def setup(self, request: web.Request) -> web.Response:

@@ -25,7 +25,8 @@ from otel_dify.simulator.dataset import Dataset
 from otel_dify.simulator.errors import DifyHTTPError, html_method_not_allowed, html_not_found
 from otel_dify.simulator.handlers import AUTH_KIND, ConsoleHandlers, json_response
 from otel_dify.simulator.profiles import VersionProfile, get_profile
-from otel_dify.simulator.records import Account, App
+from otel_dify.simulator.records import Account, App, WorkflowRun
+from otel_dify.simulator.records_api import RecordRoutes
 from otel_dify.simulator.truth import GroundTruth, compute_ground_truth
 
 logger = logging.getLogger(__name__)
@@ -134,6 +135,19 @@ class DifySimulator:
             exclude_debugger=self.profile.exclude_debugger_from_stats,
         )
 
+    def finish_run(self, run_id: str, status: str = "succeeded") -> WorkflowRun:
+        """End a ``running`` workflow run at the clock's now and return the new record.
+
+        The run gets its tokens, elapsed time and end time, its app log shows
+        the final status, and its node executions their usage. Raises
+        ``LookupError`` for an unknown run and ``ValueError`` for a run that
+        is not running or a status that is not final.
+        """
+        for app_id, records in self.dataset.records.items():
+            if any(run.id == run_id for run in records.workflow_runs):
+                return self.dataset.finish_workflow_run(app_id, run_id, status=status, finished_at=self.clock.now())
+        raise LookupError(f"no workflow run {run_id}")
+
     def issue_session(self, email: str | None = None) -> SessionTokens:
         """Issue session tokens for an account (the admin by default) without a login request."""
         account = self.dataset.account_by_email(email) if email else self.admin
@@ -160,6 +174,7 @@ class DifySimulator:
         app = web.Application(middlewares=[self._middleware])
         self.handlers = ConsoleHandlers(self)
         self.handlers.register(app)
+        RecordRoutes(self, self.handlers).register(app)
         return app
 
     @web.middleware
