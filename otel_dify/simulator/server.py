@@ -1,8 +1,9 @@
 """The Dify simulator: state, aiohttp application and a runner for tests.
 
 ``DifySimulator`` holds a version profile, a data set, a clock, the login
-state and a request log. ``make_app`` serves the console API on aiohttp and
-``run_simulator`` runs it on a loopback port.
+state and a request log. ``make_app`` serves the console API and the
+service API (``/v1``) on aiohttp, and ``run_simulator`` runs it on a
+loopback port.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from otel_dify.simulator.handlers import AUTH_KIND, ConsoleHandlers, json_respon
 from otel_dify.simulator.profiles import VersionProfile, get_profile
 from otel_dify.simulator.records import Account, App, WorkflowRun
 from otel_dify.simulator.records_api import RecordRoutes
+from otel_dify.simulator.service_api import ServiceApiRoutes, app_api_key
 from otel_dify.simulator.truth import GroundTruth, compute_ground_truth
 
 logger = logging.getLogger(__name__)
@@ -40,7 +42,8 @@ class RequestLogEntry:
     """One request the simulator served.
 
     ``auth_kind`` is ``none``, ``cookie``, ``bearer``, ``query``,
-    ``admin-key`` or ``refresh`` (a refresh-token request).
+    ``admin-key``, ``refresh`` (a refresh-token request) or ``app-key``
+    (a service-API request with a valid app API key).
     """
 
     method: str
@@ -148,6 +151,15 @@ class DifySimulator:
                 return self.dataset.finish_workflow_run(app_id, run_id, status=status, finished_at=self.clock.now())
         raise LookupError(f"no workflow run {run_id}")
 
+    def app_api_key(self, app_id: str) -> str:
+        """Return the app's service-API key (``app-`` plus 24 characters), the same on every run.
+
+        Raises ``KeyError`` for an unknown app.
+        """
+        if app_id not in self.dataset.apps:
+            raise KeyError(app_id)
+        return app_api_key(app_id)
+
     def issue_session(self, email: str | None = None) -> SessionTokens:
         """Issue session tokens for an account (the admin by default) without a login request."""
         account = self.dataset.account_by_email(email) if email else self.admin
@@ -175,6 +187,7 @@ class DifySimulator:
         self.handlers = ConsoleHandlers(self)
         self.handlers.register(app)
         RecordRoutes(self, self.handlers).register(app)
+        ServiceApiRoutes(self).register(app)
         return app
 
     @web.middleware
