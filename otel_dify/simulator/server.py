@@ -28,6 +28,7 @@ from otel_dify.simulator.handlers import AUTH_KIND, ConsoleHandlers, json_respon
 from otel_dify.simulator.profiles import VersionProfile, get_profile
 from otel_dify.simulator.records import Account, App, WorkflowRun
 from otel_dify.simulator.records_api import RecordRoutes
+from otel_dify.simulator.records_truth import RecordTruth, compute_record_truth
 from otel_dify.simulator.service_api import ServiceApiRoutes, app_api_key
 from otel_dify.simulator.truth import GroundTruth, compute_ground_truth
 
@@ -136,6 +137,21 @@ class DifySimulator:
             now=self.clock.now(),
             zone_name=zone_name,
             exclude_debugger=self.profile.exclude_debugger_from_stats,
+        )
+
+    def record_truth(self, app_id: str, *, since: datetime | None = None) -> RecordTruth:
+        """Return the app's record-level totals over records created in ``[since, now]``.
+
+        ``since`` is typically the moment an exporter started, and None
+        covers every record. See ``RecordTruth`` for what each figure counts.
+        """
+        dataset = self.dataset
+        return compute_record_truth(
+            dataset.apps[app_id],
+            dataset.records[app_id],
+            now=self.clock.now(),
+            since=since,
+            nodes_of=lambda run_id: dataset.nodes_of(app_id, run_id),
         )
 
     def finish_run(self, run_id: str, status: str = "succeeded") -> WorkflowRun:
