@@ -21,6 +21,8 @@ from otel_dify.simulator.usage import make_usage, model_price
 USAGE_NODE_TYPES = frozenset({"llm", "question-classifier", "parameter-extractor", "agent"})
 START_SECONDS = 0.015
 TERMINAL_SECONDS = 0.008
+#: Time an iteration or loop container runs beyond its children.
+CONTAINER_SECONDS = 0.004
 #: Errors of nodes in status failed or exception. A failed run's error names its failed node.
 NODE_TIMEOUT_ERROR = "Request timed out."
 RATE_LIMIT_ERROR = "[langgenius/openai/openai] Rate Limit Error, Error code: 429 - You exceeded your current quota."
@@ -137,7 +139,8 @@ def build_nodes(
     that stopped before its terminal node. Every id comes from ``new_id``.
     """
     work_nodes = sum(max(len(spec.children), 1) for spec in specs)
-    work_seconds = max(elapsed_time - START_SECONDS - TERMINAL_SECONDS, 0.01 * max(work_nodes, 1))
+    overhead = START_SECONDS + TERMINAL_SECONDS + CONTAINER_SECONDS * sum(1 for spec in specs if spec.children)
+    work_seconds = max(elapsed_time - overhead, 0.01 * max(work_nodes, 1))
     builder = _Builder(created_at, work_seconds / max(work_nodes, 1), new_id)
 
     start = builder.add(NodeSpec("start"), elapsed=START_SECONDS, predecessor=None, node_id="start")
@@ -158,7 +161,7 @@ def _add_spec(builder: _Builder, spec: NodeSpec, predecessor: str) -> str:
 
     # The container starts first and ends after its last child, so its
     # elapsed time covers all children.
-    container_elapsed = builder.work_share * len(spec.children) + 0.004
+    container_elapsed = builder.work_share * len(spec.children) + CONTAINER_SECONDS
     container = builder.add(spec, elapsed=container_elapsed, predecessor=predecessor)
     for round_index, child in enumerate(spec.children):
         child_id = f"{container.node_id}_{child.node_type.replace('-', '_')}"
@@ -170,7 +173,7 @@ def _add_spec(builder: _Builder, spec: NodeSpec, predecessor: str) -> str:
             parent=(container.node_id, round_index),
         )
         builder.clock += timedelta(seconds=builder.work_share)
-    builder.clock += timedelta(seconds=0.004)
+    builder.clock += timedelta(seconds=CONTAINER_SECONDS)
     return container.node_id
 
 

@@ -119,9 +119,11 @@ def test_running_counted_once_final(simulator: DifySimulator) -> None:
     before = simulator.record_truth(app_id, since=run.created_at)
     simulator.finish_run(run.id, status="stopped")
     after = simulator.record_truth(app_id, since=run.created_at)
+    finished = simulator.dataset.workflow_run(app_id, run.id)
+    assert finished is not None
     assert before.run_count == 0
     assert after.runs == {("stopped", "service-api"): 1}
-    assert after.workflow_tokens == simulator.dataset.workflow_run(app_id, run.id).total_tokens > 0
+    assert after.workflow_tokens == finished.total_tokens > 0
 
 
 def test_debugging_runs_excluded(simulator: DifySimulator) -> None:
