@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 from otel_dify.dify.models import AppMode
 from otel_dify.simulator import DifySimulator
-from tests.simulator.support import Console, session_headers
+from tests.simulator.support import Console, serving, session_headers
 
 NOW = datetime(2026, 12, 4, 19, 30, tzinfo=timezone.utc)
 
@@ -143,3 +143,12 @@ async def test_user_endpoints_unserved_but_logged(console: Console) -> None:
     assert reply.status == 404
     assert console.sim.count_requests(path="/v1/messages") == 1
     assert console.sim.count_requests(path="/v1/conversations") == 0
+
+
+async def test_info_091_fields() -> None:
+    simulator = DifySimulator(profile="0.9.1", seed=7, secret_key="s" * 48)
+    key = simulator.app_api_key(simulator.app_of_mode(AppMode.CHAT).id)
+    async with serving(simulator) as console:
+        reply = await console.get("/v1/info", headers={"Authorization": f"Bearer {key}"})
+    assert reply.status == 200
+    assert set(reply.body) == {"name", "description", "tags"}

@@ -485,3 +485,28 @@ async def test_logs_old_profile_shape(console_191: Console) -> None:
     item = reply.body["data"][0]
     assert "details" not in item
     assert "triggered_from" not in item["workflow_run"]
+
+
+async def test_logs_old_profile_error_shape(console_191: Console) -> None:
+    app_id = console_191.sim.app_of_mode(AppMode.WORKFLOW).id
+    reply = await console_191.get(
+        f"{PREFIX}/{app_id}/workflow-app-logs", console_191.sim.issue_session(), mode="bearer-nocsrf", params={"limit": "101"}
+    )
+    assert reply.status == 400
+    assert reply.body == {
+        "code": "invalid_param",
+        "message": "Invalid argument: 101. argument must be within the range 1 - 100",
+        "params": "limit",
+    }
+
+
+async def test_logs_091_ignore_time_filters() -> None:
+    simulator = DifySimulator(profile="0.9.1", seed=7, secret_key="s" * 48)
+    app_id = simulator.app_of_mode(AppMode.WORKFLOW).id
+    path = f"{PREFIX}/{app_id}/workflow-app-logs"
+    async with serving(simulator) as console:
+        tokens = simulator.issue_session()
+        unfiltered = await console.get(path, tokens, mode="bearer-nocsrf")
+        filtered = await console.get(path, tokens, mode="bearer-nocsrf", params={"created_at__after": iso(NOW)})
+    assert filtered.status == 200
+    assert filtered.body["total"] == unfiltered.body["total"] > 0
