@@ -76,12 +76,12 @@ async def test_window_end_inclusive_minute(console: Console) -> None:
     # 12:45:59 and 12:46:00 New York time on 3 December.
     inside = datetime(2026, 12, 3, 17, 45, 59, tzinfo=timezone.utc)
     outside = inside + timedelta(seconds=1)
-    kept = console.sim.dataset.add_message(app_id, inside)
-    dropped = console.sim.dataset.add_message(app_id, outside)
+    included = console.sim.dataset.add_message(app_id, inside)
+    excluded = console.sim.dataset.add_message(app_id, outside)
     body = await conversations(console, app_id, start="2026-12-03 12:45", end="2026-12-03 12:45", limit="100")
     ids = {item["id"] for item in body["data"]}
-    assert kept.conversation_id in ids
-    assert dropped.conversation_id not in ids
+    assert included.conversation_id in ids
+    assert excluded.conversation_id not in ids
 
 
 async def test_window_start_inclusive(console: Console) -> None:
