@@ -38,9 +38,15 @@ CAPTURE_ACCOUNT = "1016a55c-9ac9-4e68-ae09-e3d70e4d9ff1"
 REDACTED_PASSWORD = "<redacted fake password>"
 
 
+#: Captures of record-level endpoints (workflow logs and runs, conversations, messages,
+#: service API) start with 5, 6 or 7; test_records_fidelity.py replays them with
+#: run, conversation and message ids mapped too.
+RECORD_CAPTURE_PREFIXES = ("5", "6", "7")
+
+
 def capture_names() -> list[str]:
-    """Return the names of all stored captures, sorted."""
-    return sorted(path.stem for path in CAPTURES.glob("*.json"))
+    """Return the names of the stored console captures that this replay maps, sorted."""
+    return sorted(path.stem for path in CAPTURES.glob("*.json") if not path.stem.startswith(RECORD_CAPTURE_PREFIXES))
 
 
 def load_capture(name: str) -> dict[str, Any]:
