@@ -89,10 +89,12 @@ def pem_certificates(data: bytes) -> list[bytes]:
     return certificates
 
 
-def image_layers(archive: tarfile.TarFile) -> list[str]:
-    """Return the layer tar names of the single image in a docker-archive, bottom first.
+def image_manifest(archive: tarfile.TarFile) -> dict:
+    """Return the manifest entry of the single image in a docker-archive.
 
-    Raises ValueError when the archive has no manifest.json or more than one image.
+    Its ``Config`` is the config JSON's name, ``Layers`` the layer tars'
+    names, bottom first. Raises ValueError when the archive has no
+    manifest.json or more than one image.
     """
     try:
         manifest_member = archive.extractfile("manifest.json")
@@ -104,7 +106,7 @@ def image_layers(archive: tarfile.TarFile) -> list[str]:
     manifest = json.load(manifest_member)
     if len(manifest) != 1:
         raise ValueError(f"expected one image in the archive, found {len(manifest)}")
-    return list(manifest[0]["Layers"])
+    return manifest[0]
 
 
 def scan_file(layer: str, path: str, content: bytes, forbidden: Forbidden) -> Iterator[Finding]:
@@ -122,6 +124,30 @@ def scan_file(layer: str, path: str, content: bytes, forbidden: Forbidden) -> It
         for der in pem_certificates(content):
             if der in forbidden.certificates:
                 yield Finding(layer, path, f"{forbidden.certificates[der]} in PEM form")
+
+
+def scan_config(name: str, data: bytes, forbidden: Forbidden) -> Iterator[Finding]:
+    """Yield the findings of the image config, raw and with its JSON strings decoded.
+
+    JSON escapes a certificate's line breaks as ``\\n``, so the PEM pass
+    needs the decoded strings.
+    """
+    yield from scan_file("config", name, data, forbidden)
+    strings = "\n".join(json_strings(json.loads(data))).encode()
+    yield from scan_file("config", f"{name} (decoded strings)", strings, forbidden)
+
+
+def json_strings(value: object) -> Iterator[str]:
+    """Yield every string (keys and values) inside a decoded JSON value."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield key
+            yield from json_strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from json_strings(item)
 
 
 def scan_layer(layer: str, stream: IO[bytes], forbidden: Forbidden, sizes: dict[str, int]) -> Iterator[Finding]:
@@ -154,11 +180,22 @@ def size_area(path: str) -> str:
 
 
 def scan_archive(archive_path: Path, forbidden: Forbidden) -> tuple[list[Finding], dict[str, int]]:
-    """Scan every layer of a docker-archive; return the findings and the bytes per size area."""
+    """Scan the image config and every layer of a docker-archive.
+
+    The config contains the labels, the environment and the history that
+    ``podman history`` shows (each step's command line and build arguments).
+    Returns the findings and the bytes per size area.
+    """
     findings: list[Finding] = []
     sizes: dict[str, int] = defaultdict(int)
     with tarfile.open(archive_path) as archive:
-        for layer in image_layers(archive):
+        manifest = image_manifest(archive)
+        config = archive.extractfile(manifest["Config"])
+        if config is None:
+            raise ValueError(f"config {manifest['Config']} is not a regular file in the archive")
+        findings.extend(scan_config(manifest["Config"], config.read(), forbidden))
+
+        for layer in manifest["Layers"]:
             stream = archive.extractfile(layer)
             if stream is None:
                 raise ValueError(f"layer {layer} is not a regular file in the archive")

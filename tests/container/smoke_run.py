@@ -51,7 +51,7 @@ HARDENED = ["--network", "host", "--read-only", "--cap-drop", "ALL", "--security
 
 
 class CheckFailed(Exception):
-    """A smoke-run check failed; the message says which and what was seen."""
+    """A smoke-run check failed; the message names the check and what was seen."""
 
 
 def podman(*arguments: str, check: bool = True, timeout_s: float = PODMAN_TIMEOUT_S) -> subprocess.CompletedProcess[str]:
