@@ -31,6 +31,17 @@ ATTR_COST_CURRENCY = "dify.cost.currency"
 ATTR_HTTP_ROUTE = "http.route"
 ATTR_HTTP_RESPONSE_STATUS_CODE = "http.response.status_code"
 ATTR_ERROR_TYPE = "error.type"
+ATTR_WORKFLOW_RUN_STATUS = "dify.workflow.run.status"
+ATTR_WORKFLOW_RUN_CREATED_FROM = "dify.workflow.run.created_from"
+ATTR_GEN_AI_PROVIDER_NAME = "gen_ai.provider.name"
+ATTR_LLM_PROVIDER_ID = "dify.llm.provider.id"
+ATTR_GEN_AI_REQUEST_MODEL = "gen_ai.request.model"
+ATTR_GEN_AI_TOKEN_TYPE = "gen_ai.token.type"
+ATTR_MESSAGE_STATUS = "dify.message.status"
+ATTR_END_USER_ID = "dify.end_user.id"
+ATTR_RECORDS_LEVEL = "dify.records.level"
+ATTR_METRIC_NAME = "dify.metric.name"
+ATTR_METRIC_OVERFLOW = "otel.metric.overflow"
 
 APP_ATTRIBUTES: tuple[str, ...] = (
     ATTR_WORKSPACE_ID,
@@ -53,6 +64,31 @@ ATTRIBUTE_DESCRIPTIONS: dict[str, str] = {
         "Short error name, for example timeout, transport, http_status, not_found, "
         "invalid_response or authentication."
     ),
+    ATTR_WORKFLOW_RUN_STATUS: "Final status of the workflow run: succeeded, failed, stopped or partial-succeeded.",
+    ATTR_WORKFLOW_RUN_CREATED_FROM: (
+        "Where the run was started: service-api, web-app or installed-app (explore). "
+        "Absent for advanced-chat runs, whose list does not say."
+    ),
+    ATTR_GEN_AI_PROVIDER_NAME: (
+        "Model provider in the OpenTelemetry GenAI convention: openai, anthropic, azure.ai.openai, "
+        "aws.bedrock, gcp.gemini, gcp.vertex_ai, mistral_ai, or the last segment of Dify's provider id; "
+        "unknown when Dify names none."
+    ),
+    ATTR_LLM_PROVIDER_ID: "Model provider id as Dify stores it, for example langgenius/openai/openai or openai.",
+    ATTR_GEN_AI_REQUEST_MODEL: "Model name as Dify stores it, for example gpt-4o-mini; unknown for agent nodes.",
+    ATTR_GEN_AI_TOKEN_TYPE: "input (prompt tokens) or output (completion tokens).",
+    ATTR_MESSAGE_STATUS: "Status of the message as Dify stores it: normal or error.",
+    ATTR_END_USER_ID: (
+        "End user who started the record: the session id (or end-user id) for one of the app's top "
+        "end users, other for the rest, or its salted SHA-256 with OTEL_DIFY_END_USER_ATTRIBUTE=hashed. "
+        "Only with OTEL_DIFY_END_USER_ATTRIBUTE raw or hashed, and absent for records of console accounts."
+    ),
+    ATTR_RECORDS_LEVEL: "Record level that sent the request: workflow_runs, llm_usage or messages.",
+    ATTR_METRIC_NAME: "Name of the metric whose series were folded.",
+    ATTR_METRIC_OVERFLOW: (
+        "true on the one series into which the series beyond OTEL_DIFY_MAX_SERIES_PER_METRIC are folded; "
+        "such a point carries no other attribute."
+    ),
 }
 
 # Bucket boundaries in seconds for dify.exporter.poll.duration. A poll of a
@@ -60,6 +96,19 @@ ATTRIBUTE_DESCRIPTIONS: dict[str, str] = {
 # can take minutes, so the buckets span 0.05 s to 300 s.
 POLL_DURATION_BUCKETS_S: tuple[float, ...] = (
     0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 25.0, 50.0, 100.0, 300.0,
+)
+
+# Bucket boundaries in seconds for dify.workflow.run.duration. A workflow of one
+# small model call ends in well under a second, while one with tools, loops and
+# human input can run for an hour.
+WORKFLOW_RUN_DURATION_BUCKETS_S: tuple[float, ...] = (
+    0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0,
+)
+
+# Bucket boundaries in seconds for model call latencies: the advisory of the
+# OpenTelemetry GenAI convention for gen_ai.client.operation.duration.
+MODEL_LATENCY_BUCKETS_S: tuple[float, ...] = (
+    0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92,
 )
 
 
@@ -90,6 +139,23 @@ class MetricSpec:
 _STATISTICS = "GET /console/api/apps/{app_id}/statistics/"
 _WORKFLOW_STATISTICS = "GET /console/api/apps/{app_id}/workflow/statistics/"
 _TODAY = "on the current day in the time zone of the Dify account"
+
+_WORKFLOW_RUN_SOURCE = (
+    "GET /console/api/apps/{app_id}/workflow-app-logs (workflow apps), "
+    "GET /console/api/apps/{app_id}/advanced-chat/workflow-runs?triggered_from=app-run "
+    "(advanced-chat apps, Dify 1.9.2 and later), or GET /v1/workflows/logs with an app API key"
+)
+_NODE_EXECUTIONS_SOURCE = "GET /console/api/apps/{app_id}/workflow-runs/{run_id}/node-executions (leaf nodes)"
+_MESSAGES_SOURCE = (
+    "GET /console/api/apps/{app_id}/chat-conversations, then "
+    "GET /console/api/apps/{app_id}/chat-messages per changed conversation"
+)
+_RECORD_COUNTER_NOTE = (
+    "Counted once per record from the start of collection (no backfill without a state "
+    "directory); a total held by the exporter and kept in OTEL_DIFY_STATE_DIR across restarts."
+)
+_WORKFLOW_RUN_ATTRIBUTES = APP_ATTRIBUTES + (ATTR_END_USER_ID,)
+_MODEL_ATTRIBUTES = APP_ATTRIBUTES + (ATTR_GEN_AI_PROVIDER_NAME, ATTR_LLM_PROVIDER_ID, ATTR_GEN_AI_REQUEST_MODEL)
 
 METRICS: tuple[MetricSpec, ...] = (
     # App counters: cumulative totals since OTEL_DIFY_COUNT_FROM.
@@ -242,6 +308,140 @@ METRICS: tuple[MetricSpec, ...] = (
         enabled_by_default=True,
         source="GET /console/api/apps (all pages)",
     ),
+    # Record-level metrics: counted from individual runs and messages.
+    MetricSpec(
+        name="dify.workflow.runs",
+        instrument="counter",
+        unit="{run}",
+        description="Finished workflow runs of the app, by final status and origin, excluding editor debug runs.",
+        attributes=APP_ATTRIBUTES + (ATTR_WORKFLOW_RUN_STATUS, ATTR_WORKFLOW_RUN_CREATED_FROM, ATTR_END_USER_ID),
+        enabled_by_default=True,
+        source=_WORKFLOW_RUN_SOURCE,
+        note=(
+            "Needs the workflow_runs level of OTEL_DIFY_RECORDS_ENABLED (on by default). A run is "
+            "counted once, when it reaches a final status; running and paused runs wait. "
+            + _RECORD_COUNTER_NOTE
+        ),
+    ),
+    MetricSpec(
+        name="dify.workflow.run.duration",
+        instrument="histogram",
+        unit="s",
+        description="Elapsed time of each finished workflow run, by final status.",
+        attributes=APP_ATTRIBUTES + (ATTR_WORKFLOW_RUN_STATUS,),
+        enabled_by_default=False,
+        source=_WORKFLOW_RUN_SOURCE + " (elapsed_time)",
+        note=(
+            "Optional because every series of a histogram carries one count per bucket. Recorded "
+            "when the run is counted, so a restarted exporter starts a new distribution."
+        ),
+        bucket_boundaries=WORKFLOW_RUN_DURATION_BUCKETS_S,
+    ),
+    MetricSpec(
+        name="dify.workflow.tokens",
+        instrument="counter",
+        unit="{token}",
+        description="Tokens of the app's finished workflow runs, as the run reports them.",
+        attributes=_WORKFLOW_RUN_ATTRIBUTES,
+        enabled_by_default=True,
+        source=_WORKFLOW_RUN_SOURCE + " (total_tokens)",
+        note="Needs the workflow_runs level. " + _RECORD_COUNTER_NOTE,
+    ),
+    MetricSpec(
+        name="dify.llm.tokens",
+        instrument="counter",
+        unit="{token}",
+        description="Model tokens of the app's workflow runs, by provider, model and token type.",
+        attributes=_MODEL_ATTRIBUTES + (ATTR_GEN_AI_TOKEN_TYPE,),
+        enabled_by_default=True,
+        source=_NODE_EXECUTIONS_SOURCE + " (process_data.usage, or outputs.usage for agent nodes)",
+        note=(
+            "Needs the llm_usage level of OTEL_DIFY_RECORDS_ENABLED (on by default): one request per "
+            "finished run. Iteration and loop nodes are skipped because their usage repeats that of "
+            "their children. Usage known only as a total (agent nodes without outputs.usage) has no "
+            "token type and is left out here. " + _RECORD_COUNTER_NOTE
+        ),
+    ),
+    MetricSpec(
+        name="dify.llm.cost",
+        instrument="counter",
+        unit="{currency_unit}",
+        description=(
+            "Model cost of the app's workflow runs, by provider and model, in the currency of dify.cost.currency."
+        ),
+        attributes=_MODEL_ATTRIBUTES + (ATTR_COST_CURRENCY,),
+        enabled_by_default=True,
+        source=_NODE_EXECUTIONS_SOURCE + " (usage.total_price and usage.currency)",
+        note="Never sum across currencies. Needs the llm_usage level. " + _RECORD_COUNTER_NOTE,
+    ),
+    MetricSpec(
+        name="dify.llm.calls",
+        instrument="counter",
+        unit="{call}",
+        description="Model calls of the app's workflow runs: leaf nodes that report usage, by provider and model.",
+        attributes=_MODEL_ATTRIBUTES,
+        enabled_by_default=True,
+        source=_NODE_EXECUTIONS_SOURCE,
+        note="Needs the llm_usage level. " + _RECORD_COUNTER_NOTE,
+    ),
+    MetricSpec(
+        name="dify.llm.duration",
+        instrument="histogram",
+        unit="s",
+        description="Latency of each model call of the app's workflow runs, by provider and model.",
+        attributes=_MODEL_ATTRIBUTES,
+        enabled_by_default=False,
+        source=_NODE_EXECUTIONS_SOURCE + " (usage.latency)",
+        note=(
+            "Optional because every series of a histogram carries one count per bucket. Recorded "
+            "when the run's node executions are read. Needs the llm_usage level."
+        ),
+        bucket_boundaries=MODEL_LATENCY_BUCKETS_S,
+    ),
+    MetricSpec(
+        name="dify.message.tokens",
+        instrument="counter",
+        unit="{token}",
+        description="Prompt (input) and answer (output) tokens of the app's chat messages.",
+        attributes=APP_ATTRIBUTES + (ATTR_GEN_AI_TOKEN_TYPE, ATTR_END_USER_ID),
+        enabled_by_default=True,
+        source=_MESSAGES_SOURCE + " (message_tokens, answer_tokens)",
+        note=(
+            "Needs the messages level of OTEL_DIFY_RECORDS_ENABLED, which is off by default. Dify's "
+            "message lists name no model and no price, so these points carry neither. Completion apps "
+            "are not read. " + _RECORD_COUNTER_NOTE
+        ),
+    ),
+    MetricSpec(
+        name="dify.messages",
+        instrument="counter",
+        unit="{message}",
+        description="Chat messages of the app, by message status.",
+        attributes=APP_ATTRIBUTES + (ATTR_MESSAGE_STATUS, ATTR_END_USER_ID),
+        enabled_by_default=True,
+        source=_MESSAGES_SOURCE,
+        note=(
+            "Needs the messages level (off by default). A message is counted when its answer is "
+            "complete or once it is older than OTEL_DIFY_RECORDS_OVERLAP. Dify's conversation list "
+            "hides debugger conversations of advanced-chat apps only, so for chat and agent-chat apps "
+            "these counts include the editor's debugger messages, which dify.app.messages leaves out. "
+            + _RECORD_COUNTER_NOTE
+        ),
+    ),
+    MetricSpec(
+        name="dify.message.latency",
+        instrument="histogram",
+        unit="s",
+        description="Model response latency of each chat message, by message status.",
+        attributes=APP_ATTRIBUTES + (ATTR_MESSAGE_STATUS,),
+        enabled_by_default=False,
+        source=_MESSAGES_SOURCE + " (provider_response_latency)",
+        note=(
+            "Optional because every series of a histogram carries one count per bucket. Needs the "
+            "messages level (off by default). Messages without a latency are not recorded."
+        ),
+        bucket_boundaries=MODEL_LATENCY_BUCKETS_S,
+    ),
     # Exporter self-metrics.
     MetricSpec(
         name="dify.exporter.up",
@@ -290,6 +490,65 @@ METRICS: tuple[MetricSpec, ...] = (
         attributes=(ATTR_WORKSPACE_ID, ATTR_ERROR_TYPE),
         enabled_by_default=True,
         source="the exporter's poll loop and Dify client",
+    ),
+    MetricSpec(
+        name="dify.exporter.records.backlog",
+        instrument="gauge",
+        unit="{run}",
+        description="Finished workflow runs waiting for their node executions to be read.",
+        attributes=(),
+        enabled_by_default=True,
+        source="the exporter's record collection (llm_usage level)",
+        note=(
+            "Grows when runs finish faster than OTEL_DIFY_LLM_USAGE_BUDGET node-execution requests "
+            "per poll can read them."
+        ),
+    ),
+    MetricSpec(
+        name="dify.exporter.records.dropped",
+        instrument="counter",
+        unit="{run}",
+        description="Finished workflow runs whose model usage was not read because the backlog was full.",
+        attributes=(),
+        enabled_by_default=True,
+        source="the exporter's record collection (llm_usage level)",
+        note="Only a backlog at OTEL_DIFY_LLM_USAGE_BACKLOG drops runs; the count covers this process.",
+    ),
+    MetricSpec(
+        name="dify.exporter.records.requests",
+        instrument="counter",
+        unit="{request}",
+        description="Requests that record-level collection sent to Dify, by record level.",
+        attributes=(ATTR_RECORDS_LEVEL,),
+        enabled_by_default=True,
+        source="the exporter's record collection",
+        note=(
+            "One count per request before retries; dify.exporter.requests counts every HTTP attempt. "
+            "The count covers this process."
+        ),
+    ),
+    MetricSpec(
+        name="dify.exporter.records.usage_mismatches",
+        instrument="counter",
+        unit="{run}",
+        description="Workflow runs whose leaf-node token sum differs from the run's total tokens.",
+        attributes=APP_ATTRIBUTES,
+        enabled_by_default=True,
+        source=_NODE_EXECUTIONS_SOURCE,
+        note=(
+            "A mismatch means node usage that the exporter cannot see or attribute, for example a "
+            "node type with usage in an unexpected place. Kept in OTEL_DIFY_STATE_DIR across restarts."
+        ),
+    ),
+    MetricSpec(
+        name="dify.exporter.records.series_overflow",
+        instrument="gauge",
+        unit="{series}",
+        description="Series of a record-level metric folded into its otel.metric.overflow series.",
+        attributes=(ATTR_METRIC_NAME,),
+        enabled_by_default=True,
+        source="the exporter's snapshot builder",
+        note="Non-zero means OTEL_DIFY_MAX_SERIES_PER_METRIC is too low for the apps, models and end users seen.",
     ),
 )
 
@@ -388,6 +647,10 @@ def render_markdown() -> str:
         "`OTEL_DIFY_COUNT_FROM` (or since the oldest statistics Dify returns); gauges report",
         "figures of the current day in the time zone of the Dify account that the exporter",
         "uses. Units follow UCUM; Prometheus drops annotations in braces from names.",
+        "",
+        "Record-level counters (`dify.workflow.*`, `dify.llm.*`, `dify.message*`) count each",
+        "run or message once from the start of record collection instead, and need their level",
+        "in `OTEL_DIFY_RECORDS_ENABLED`; see the README's section on record-level collection.",
         "",
         "## Turning metrics on and off",
         "",
