@@ -27,6 +27,7 @@ from otel_dify.config.parsing import (
     parse_duration,
     split_list,
 )
+from otel_dify.records.levels import DEFAULT_LEVELS, LEVEL_NAMES
 
 ENV_PREFIX = "OTEL_DIFY_"
 
@@ -37,11 +38,14 @@ MIN_AUTH_BACKOFF_S = 900.0
 APP_MODES: tuple[str, ...] = ("chat", "completion", "agent-chat", "advanced-chat", "workflow")
 
 # Fields whose values must never appear in a message or a log line.
-SECRET_FIELDS: frozenset[str] = frozenset({"password", "admin_api_key"})
+SECRET_FIELDS: frozenset[str] = frozenset({"password", "admin_api_key", "service_api_keys", "end_user_salt"})
 
 # Fields that can also be read from a file named by <VARIABLE>_FILE, the way
 # Docker and Kubernetes mount secrets.
-FILE_FIELDS: tuple[str, ...] = ("email", "password", "admin_api_key")
+FILE_FIELDS: tuple[str, ...] = ("email", "password", "admin_api_key", "service_api_keys", "end_user_salt")
+
+# Dify's app API keys are "app-" and 24 characters.
+SERVICE_API_KEY_PREFIX = "app-"
 
 
 def env_name(field_name: str) -> str:
@@ -73,6 +77,46 @@ def _check_metric_names(names: tuple[str, ...]) -> tuple[str, ...]:
     return names
 
 
+def _check_record_levels(levels: tuple[str, ...]) -> tuple[str, ...]:
+    # An empty variable counts as unset and means the default, so "none" turns every level off.
+    if levels == ("none",):
+        return ()
+    unknown = [level for level in levels if level not in LEVEL_NAMES]
+    if unknown:
+        raise invalid(f"invalid record level {', '.join(map(repr, unknown))} (valid: {', '.join(LEVEL_NAMES)})")
+    return levels
+
+
+def _split_keys(value: Any) -> Any:
+    """Split app API keys on commas and line breaks, so a key file may hold one key per line."""
+    if isinstance(value, str):
+        return split_list(value.replace("\r", ",").replace("\n", ","))
+    return split_list(value) if isinstance(value, (list, tuple)) else value
+
+
+def _check_service_keys(keys: tuple[SecretStr, ...]) -> tuple[SecretStr, ...]:
+    wrong = [
+        index + 1 for index, key in enumerate(keys) if not key.get_secret_value().startswith(SERVICE_API_KEY_PREFIX)
+    ]
+    if wrong:
+        # The message names positions only, never a key.
+        raise invalid(
+            f"key number {', '.join(map(str, wrong))} does not start with {SERVICE_API_KEY_PREFIX!r}; "
+            "use the app API keys from the app's API Access page"
+        )
+    return keys
+
+
+def _check_state_dir(path: Path | None) -> Path | None:
+    if path is None:
+        return None
+    if path.exists() and not path.is_dir():
+        raise invalid(f"{str(path)!r} exists and is not a directory")
+    if path.is_dir() and not os.access(path, os.W_OK | os.X_OK):
+        raise invalid(f"directory {str(path)!r} is not writable by this process")
+    return path
+
+
 def _check_readable_file(path: Path | None) -> Path | None:
     if path is None:
         return None
@@ -96,6 +140,12 @@ CommaList = Annotated[tuple[str, ...], NoDecode, BeforeValidator(split_list)]
 AppModes = Annotated[tuple[str, ...], NoDecode, BeforeValidator(split_list), AfterValidator(_check_app_modes)]
 MetricNames = Annotated[
     tuple[str, ...], NoDecode, BeforeValidator(split_list), AfterValidator(_check_metric_names)
+]
+RecordLevels = Annotated[
+    tuple[str, ...], NoDecode, BeforeValidator(split_list), AfterValidator(_check_record_levels)
+]
+ServiceApiKeys = Annotated[
+    tuple[SecretStr, ...], NoDecode, BeforeValidator(_split_keys), AfterValidator(_check_service_keys)
 ]
 
 _DURATION_FORMAT = "Seconds, or a number with a suffix ms, s, m or h (60, 60s, 5m)."
@@ -236,6 +286,99 @@ class Settings(BaseSettings):
         ),
     )
 
+    # Record-level collection.
+    records_enabled: RecordLevels = Field(
+        default=DEFAULT_LEVELS,
+        description=(
+            "Comma-separated record levels to collect: workflow_runs (runs by status, one list request "
+            "per workflow app and poll), llm_usage (tokens and cost per model, one request per finished "
+            "run), messages (chat message tokens, one request per changed conversation), or none."
+        ),
+    )
+    state_dir: Annotated[Path | None, AfterValidator(_check_state_dir)] = Field(
+        default=None,
+        description=(
+            "Directory where record collection keeps its state (records-state.json), so a restart "
+            "neither loses nor double counts records. Unset: counting starts at each process start."
+        ),
+    )
+    records_overlap: Seconds = Field(
+        default=600.0,
+        ge=0,
+        le=86400,
+        description=(
+            "Time before the newest record counted that each poll reads again, for records that Dify "
+            f"commits late; repeats are recognised by id. {_DURATION_FORMAT}"
+        ),
+    )
+    records_max_pages: int = Field(
+        default=20,
+        ge=3,
+        le=1000,
+        description=(
+            "Maximum list requests (pages of 100 records) per app and record source in one poll, "
+            "3 to 1000; a longer backlog is read over several polls."
+        ),
+    )
+    llm_usage_budget: int = Field(
+        default=100,
+        ge=1,
+        le=10000,
+        description="Maximum node-execution requests (one per finished run) per poll, 1 to 10000.",
+    )
+    llm_usage_concurrency: int = Field(
+        default=4,
+        ge=1,
+        le=64,
+        description="Maximum node-execution requests in flight at once, 1 to 64.",
+    )
+    llm_usage_backlog: int = Field(
+        default=10000,
+        ge=1,
+        le=1000000,
+        description=(
+            "Maximum finished runs waiting for their node executions; runs beyond it are dropped and "
+            "counted in dify.exporter.records.dropped."
+        ),
+    )
+    service_api_keys: ServiceApiKeys = Field(
+        default=(),
+        description=(
+            "Comma-separated app API keys (app-...) for the service-API-only mode, used instead of a "
+            "console login: workflow runs by status, tokens and duration only. The app id of each key "
+            "is key- and 16 hex digits of the key's SHA-256."
+        ),
+    )
+    end_user_attribute: Annotated[Literal["off", "raw", "hashed"], BeforeValidator(_lower)] = Field(
+        default="off",
+        description=(
+            "Add dify.end_user.id to record metrics: off, raw (the end user's session id) or hashed "
+            "(SHA-256 of OTEL_DIFY_END_USER_SALT and the id, 16 hex digits)."
+        ),
+    )
+    end_user_salt: SecretStr | None = Field(
+        default=None,
+        description="Secret prefix hashed with each end-user id; required with OTEL_DIFY_END_USER_ATTRIBUTE=hashed.",
+    )
+    end_user_top_n: int = Field(
+        default=10,
+        ge=1,
+        le=1000,
+        description=(
+            "End users per app that get their own dify.end_user.id series, 1 to 1000: the first to rank "
+            "top by tokens keep it, and the rest share the series other."
+        ),
+    )
+    max_series_per_metric: int = Field(
+        default=2000,
+        ge=2,
+        le=100000,
+        description=(
+            "Maximum series of each record-level counter; the rest are summed into one series with "
+            "otel.metric.overflow=true."
+        ),
+    )
+
     # Process.
     health_host: str = Field(
         default="127.0.0.1",
@@ -284,7 +427,7 @@ class Settings(BaseSettings):
         for name in type(self).model_fields:
             value = getattr(self, name)
             if name in SECRET_FIELDS:
-                result[name] = "***" if value is not None else "<unset>"
+                result[name] = "***" if value not in (None, ()) else "<unset>"
             elif isinstance(value, tuple):
                 result[name] = list(value)
             elif isinstance(value, (date, Path)):
@@ -305,6 +448,27 @@ def _auth_problems(values: Mapping[str, Any], failed: frozenset[str]) -> list[Pr
     password = _is_set(values, failed, "password")
     admin_key = _is_set(values, failed, "admin_api_key")
     workspaces = _is_set(values, failed, "workspace_ids")
+    service_keys = _is_set(values, failed, "service_api_keys")
+
+    if service_keys and (email or password or admin_key):
+        # Both would report the same workflow runs, and the sum would count them twice.
+        return [
+            Problem(
+                env_name("service_api_keys"),
+                "set either app API keys or console credentials (OTEL_DIFY_EMAIL and OTEL_DIFY_PASSWORD, "
+                "or OTEL_DIFY_ADMIN_API_KEY), not both",
+            )
+        ]
+    if service_keys:
+        if workspaces:
+            return [
+                Problem(
+                    env_name("workspace_ids"),
+                    "used only with OTEL_DIFY_ADMIN_API_KEY; app API keys name their app themselves, "
+                    "so unset this variable",
+                )
+            ]
+        return []
 
     if admin_key:
         problems = []
@@ -326,7 +490,8 @@ def _auth_problems(values: Mapping[str, Any], failed: frozenset[str]) -> list[Pr
             Problem(
                 env_name("email"),
                 "missing credentials: set OTEL_DIFY_EMAIL and OTEL_DIFY_PASSWORD, "
-                "or OTEL_DIFY_ADMIN_API_KEY and OTEL_DIFY_WORKSPACE_IDS",
+                "or OTEL_DIFY_ADMIN_API_KEY and OTEL_DIFY_WORKSPACE_IDS, "
+                "or OTEL_DIFY_SERVICE_API_KEYS for workflow runs only",
             )
         ]
 
@@ -379,6 +544,16 @@ def consistency_problems(values: Mapping[str, Any], failed: frozenset[str] = fro
                     "account for a day after more than 5 failed logins",
                 )
             )
+
+    hashed = "end_user_attribute" not in failed and merged["end_user_attribute"] == "hashed"
+    if hashed and not _is_set(merged, failed, "end_user_salt"):
+        problems.append(
+            Problem(
+                env_name("end_user_salt"),
+                "missing: OTEL_DIFY_END_USER_ATTRIBUTE=hashed needs a secret salt, or the hashes "
+                "of guessable ids could be reversed",
+            )
+        )
 
     if not failed & {"metrics_enabled", "metrics_disabled"}:
         both = [name for name in merged["metrics_disabled"] if name in merged["metrics_enabled"]]
