@@ -75,6 +75,14 @@ if [ -z "${CONTAINERS_CONF:-}" ]; then
     fi
 fi
 
+# Other jobs on the machine may hold the dpkg lock for a while.
+APT_GET=(apt-get -o DPkg::Lock::Timeout=600)
+APT_UPDATED=""
+apt_update_once() {
+    [ -n "$APT_UPDATED" ] || "${APT_GET[@]}" update -qq
+    APT_UPDATED=yes
+}
+
 install_debian_packages() {
     local missing=()
     for package in podman buildah runc catatonit; do
@@ -82,8 +90,8 @@ install_debian_packages() {
     done
     if [ ${#missing[@]} -gt 0 ]; then
         step "apt-get install ${missing[*]}"
-        apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+        apt_update_once
+        DEBIAN_FRONTEND=noninteractive "${APT_GET[@]}" install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
     fi
 
     # promtool comes from Debian's prometheus package. Only the binary is
@@ -93,11 +101,12 @@ install_debian_packages() {
     if [ ! -x "$PROMTOOL_DIR/usr/bin/promtool" ]; then
         step "extract promtool from Debian's prometheus package"
         rm -rf "$PROMTOOL_DIR" && mkdir -p "$PROMTOOL_DIR"
-        apt-get update -qq
-        (cd "$PROMTOOL_DIR" && apt-get download -qq prometheus >/dev/null)
+        apt_update_once
+        (cd "$PROMTOOL_DIR" && "${APT_GET[@]}" download -qq prometheus >/dev/null)
         dpkg-deb -x "$PROMTOOL_DIR"/prometheus_*.deb "$PROMTOOL_DIR"
     fi
     export PATH="$PROMTOOL_DIR/usr/bin:$PATH"
+    promtool --version | head -n 1
 }
 
 install_python_tools() {
