@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from typing import Any, Callable, Protocol
+from typing import Any, Callable, Mapping, Protocol
 from urllib.parse import quote
 
 from otel_dify.dify.auth import (
@@ -272,6 +272,31 @@ class DifyClient:
                 status=200,
             )
         return rows
+
+    async def get_console_json(
+        self,
+        path: str,
+        *,
+        endpoint: str,
+        app_id: str | None = None,
+        params: Mapping[str, str] | None = None,
+    ) -> Any:
+        """Send an authenticated ``GET /console/api{path}`` and return its parsed JSON body.
+
+        ``path`` starts with ``/`` and carries ids already URL-quoted;
+        ``endpoint`` is its template (``/console/api/apps/{app_id}/...``) for
+        logs, errors and the request self-metric. The session is renewed once
+        on 401, as for every other call.
+
+        Raises:
+            ValueError: ``path`` does not start with ``/``.
+            DifyError: a subclass for the failure, as :class:`Transport` raises them.
+        """
+        if not path.startswith("/"):
+            raise ValueError(f"path must start with '/', got {path!r}")
+        return await self._request_json(
+            "GET", path, endpoint=endpoint, app_id=app_id, params=dict(params) if params else None
+        )
 
     async def _request_json(
         self,
