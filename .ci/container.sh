@@ -158,9 +158,9 @@ podman build "${build_args[@]}" --target build -t "$build_stage_image" . >"$work
     || { tail -n 40 "$workdir/build-stage.log" >&2; exit 1; }
 
 step "runtime image $runtime_image"
-# --no-cache: the assembly copies whatever the build stage's venv links, and
-# takes seconds.
-podman build --format docker --pull=never --network none --no-cache \
+# Nothing is cached: the assembly copies whatever the build stage's venv
+# links, and takes seconds. The network is for apt over HTTP.
+podman build --format docker --pull=never --network host --no-cache --layers=false \
     --build-arg "ASSEMBLE_IMAGE=$build_stage_image" \
     -f tests/container/runtime.Containerfile -t "$runtime_image" tests/container >"$workdir/runtime.log" 2>&1 \
     || { tail -n 40 "$workdir/runtime.log" >&2; exit 1; }
