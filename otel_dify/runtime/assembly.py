@@ -14,8 +14,13 @@ from otel_dify.collect.workspace import CollectionOptions, WorkspaceCollector
 from otel_dify.config import Settings
 from otel_dify.dify.auth import AdminKeyCredentials, ConsoleCredentials
 from otel_dify.dify.client import DifyClient
+from otel_dify.dify.records_client import ServiceApiClient
 from otel_dify.dify.transport import Transport
-from otel_dify.runtime.poller import DurationRecorder, Poller
+from otel_dify.records.assembly import build_records_runtime
+from otel_dify.records.recorder import HistogramRecorder
+from otel_dify.records.runtime import RecordsRuntime
+from otel_dify.records.service_api import SERVICE_API_KEY, ServiceApiCollector
+from otel_dify.runtime.poller import Collector, DurationRecorder, Poller
 from otel_dify.runtime.self_stats import SelfStats
 from otel_dify.snapshot import SnapshotHolder
 
@@ -63,6 +68,10 @@ def build_clients(
             for workspace_id in settings.workspace_ids
         ]
 
+    if settings.email is None and settings.password is None:
+        # Service-API-only mode: no console client, see build_service_clients.
+        return []
+
     assert settings.email is not None and settings.password is not None
     credentials = ConsoleCredentials(
         email=settings.email, password=settings.password, password_encoding=settings.password_encoding
@@ -76,6 +85,11 @@ def build_clients(
         clock=monotonic,
     )
     return [(CONSOLE_KEY, client)]
+
+
+def build_service_clients(settings: Settings, transport: Transport) -> list[ServiceApiClient]:
+    """Return one service API client per app key; empty unless the service-API-only mode is configured."""
+    return [ServiceApiClient(settings.base_url, key.get_secret_value(), transport) for key in settings.service_api_keys]
 
 
 def enabled_metric_names(settings: Settings) -> frozenset[str]:
@@ -107,6 +121,7 @@ class Assembly:
     poller: Poller
     stats: SelfStats
     holder: SnapshotHolder
+    records: RecordsRuntime | None = None
 
     async def close(self) -> None:
         for _key, client in self.clients:
@@ -135,9 +150,10 @@ def assemble(
     stats = SelfStats()
     transport = build_transport(settings, stats)
     clients = build_clients(settings, transport, monotonic=monotonic)
+    service_clients = build_service_clients(settings, transport)
     options = collection_options(settings)
 
-    collectors = [
+    collectors: list[tuple[str, Collector]] = [
         (
             key,
             WorkspaceCollector(
@@ -150,7 +166,22 @@ def assemble(
         )
         for key, client in clients
     ]
-    poller = Poller(
-        collectors, holder, stats, options.enabled_metrics, durations=durations, wall_clock=wall_clock
+    if service_clients:
+        collectors.append(
+            (SERVICE_API_KEY, ServiceApiCollector(service_clients, on_error=stats.record_error, monotonic=monotonic))
+        )
+
+    records = build_records_runtime(
+        settings,
+        clients,
+        service_clients,
+        options.enabled_metrics,
+        on_error=stats.record_error,
+        histograms=durations if isinstance(durations, HistogramRecorder) else None,
+        wall_clock=wall_clock,
+        monotonic=monotonic,
     )
-    return Assembly(transport=transport, clients=clients, poller=poller, stats=stats, holder=holder)
+    poller = Poller(
+        collectors, holder, stats, options.enabled_metrics, durations=durations, wall_clock=wall_clock, records=records
+    )
+    return Assembly(transport=transport, clients=clients, poller=poller, stats=stats, holder=holder, records=records)

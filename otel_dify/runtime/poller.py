@@ -11,7 +11,9 @@ from typing import Callable, Protocol, Sequence
 
 from otel_dify.catalog import ATTR_WORKSPACE_ID
 from otel_dify.collect.points import build_snapshot
-from otel_dify.collect.workspace import WorkspaceCollector, WorkspaceResult
+from otel_dify.collect.workspace import WorkspaceResult
+from otel_dify.records.points import merge_points
+from otel_dify.records.runtime import RecordsRuntime
 from otel_dify.runtime.self_stats import SelfStats
 from otel_dify.snapshot import SnapshotHolder
 
@@ -20,6 +22,12 @@ logger = logging.getLogger(__name__)
 
 class DurationRecorder(Protocol):
     def record_poll_duration(self, seconds: float, attributes: dict[str, str]) -> None: ...
+
+
+class Collector(Protocol):
+    """A workspace's statistics poll (:class:`~otel_dify.collect.workspace.WorkspaceCollector`) or a stand-in."""
+
+    async def poll(self, now_utc: datetime) -> WorkspaceResult: ...
 
 
 @dataclass(frozen=True)
@@ -42,12 +50,15 @@ class Poller:
     """Polls every workspace concurrently and swaps in the snapshot built from the results.
 
     One failing workspace does not stop the others: its previous figures stay
-    in the snapshot, and its ``dify.exporter.up`` point turns 0.
+    in the snapshot, and its ``dify.exporter.up`` point turns 0. With
+    ``records``, each workspace's record collection runs right after its
+    statistics, and the usage backlog and the state file once all are done;
+    record errors count in ``dify.exporter.errors`` but leave ``up`` alone.
     """
 
     def __init__(
         self,
-        collectors: Sequence[tuple[str, WorkspaceCollector]],
+        collectors: Sequence[tuple[str, Collector]],
         holder: SnapshotHolder,
         stats: SelfStats,
         enabled_metrics: frozenset[str],
@@ -55,8 +66,10 @@ class Poller:
         durations: DurationRecorder | None = None,
         wall_clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
         monotonic: Callable[[], float] = time.monotonic,
+        records: RecordsRuntime | None = None,
     ) -> None:
         self._collectors = list(collectors)
+        self._records = records
         self._holder = holder
         self._stats = stats
         self._enabled_metrics = enabled_metrics
@@ -70,16 +83,23 @@ class Poller:
         requests_before = self._stats.total_requests()
         now_utc = self._wall_clock()
 
-        results = await asyncio.gather(*(self._timed_poll(collector, now_utc) for _key, collector in self._collectors))
+        results = await asyncio.gather(
+            *(self._timed_poll(key, collector, now_utc) for key, collector in self._collectors)
+        )
+        if self._records is not None:
+            await self._records.finish_poll(now_utc)
 
         finished_unix = self._wall_clock().timestamp()
-        for (key, _collector), result in zip(self._collectors, results):
+        for (key, _collector), result in zip(self._collectors, results, strict=True):
             self._results[key] = result
             self._stats.record_poll(
                 key, result.workspace_id, succeeded=result.succeeded, now_unix=finished_unix, reason=result.reason
             )
 
-        self._holder.replace(build_snapshot(self._results.values(), self._stats, self._enabled_metrics))
+        snapshot = build_snapshot(self._results.values(), self._stats, self._enabled_metrics)
+        if self._records is not None:
+            snapshot = merge_points(snapshot, self._records.points(self._enabled_metrics))
+        self._holder.replace(snapshot)
 
         summary = PollSummary(
             workspaces=len(results),
@@ -102,9 +122,11 @@ class Poller:
         )
         return summary
 
-    async def _timed_poll(self, collector: WorkspaceCollector, now_utc: datetime) -> WorkspaceResult:
+    async def _timed_poll(self, key: str, collector: Collector, now_utc: datetime) -> WorkspaceResult:
         started = self._monotonic()
         result = await collector.poll(now_utc)
+        if self._records is not None:
+            await self._records.poll_workspace(key, result, now_utc)
         if self._durations is not None:
             self._durations.record_poll_duration(
                 self._monotonic() - started, {ATTR_WORKSPACE_ID: result.workspace_id}

@@ -86,3 +86,33 @@ async def running_harness(
 
 def cost_usd(truth_cost: dict[str, Decimal]) -> float:
     return float(truth_cost.get("USD", Decimal(0)))
+
+
+def record_sum(harness: Harness, metric: str, app_id: str, **attributes: str | None) -> float:
+    """Sum the points of a record metric for one app whose attributes match; a None value means absent."""
+    total = 0.0
+    for point in harness.points(metric):
+        if point.attributes.get("dify.app.id") != app_id:
+            continue
+        if all(point.attributes.get(key) == value for key, value in attributes.items()):
+            total += point.value
+    return total
+
+
+@contextlib.asynccontextmanager
+async def running_service_harness(
+    simulator: DifySimulator, app_ids: list[str], **settings: str
+) -> AsyncIterator[Harness]:
+    """Like :func:`running_harness`, but with the apps' service-API keys instead of a console login."""
+    async with run_simulator(simulator) as base_url:
+        keys = ",".join(simulator.app_api_key(app_id) for app_id in app_ids)
+        environ = {"OTEL_DIFY_BASE_URL": base_url, "OTEL_DIFY_HEALTH_PORT": "0", "OTEL_DIFY_SERVICE_API_KEYS": keys}
+        environ |= {f"OTEL_DIFY_{name.upper()}": value for name, value in settings.items()}
+        loaded = load_settings(environ, env_file=None)
+        holder = SnapshotHolder()
+        monotonic = MonotonicClock()
+        assembly = assemble(loaded, holder, wall_clock=simulator.clock.now, monotonic=monotonic)
+        try:
+            yield Harness(simulator, loaded, assembly, holder, monotonic)
+        finally:
+            await assembly.close()
