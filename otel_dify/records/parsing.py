@@ -50,7 +50,15 @@ def _integer(value: Any, field: str) -> int:
 
 
 def _optional_integer(value: Any, field: str) -> int | None:
-    return None if value is None else _integer(value, field)
+    return None if value is None else _count(value, field)
+
+
+def _count(value: Any, field: str) -> int:
+    """Read a token count, which a counter cannot take negative."""
+    number = _integer(value, field)
+    if number < 0:
+        raise InvalidRecordError(f"field {field!r} is {number}, expected a count of at least 0")
+    return number
 
 
 def _number(value: Any, field: str) -> float:
@@ -84,8 +92,8 @@ def _decimal(value: Any, field: str) -> Decimal | None:
         price = Decimal(str(value))
     except InvalidOperation:
         raise InvalidRecordError(f"field {field!r} is {value!r}, expected a decimal string") from None
-    if not price.is_finite():
-        raise InvalidRecordError(f"field {field!r} is {value!r}, expected a finite decimal")
+    if not price.is_finite() or price < 0:
+        raise InvalidRecordError(f"field {field!r} is {value!r}, expected a finite decimal of at least 0")
     return price
 
 

@@ -9,12 +9,25 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
-from otel_dify.simulator import DifySimulator
+from otel_dify import catalog
+from otel_dify.config import load_settings
+from otel_dify.runtime.assembly import assemble
+from otel_dify.simulator import DifySimulator, run_simulator
 from otel_dify.simulator.node_plans import random_plan
 from otel_dify.simulator.records import APP_RUN, DEBUGGING
 from otel_dify.simulator.records_truth import RecordTruth
-from tests.integration.harness import Harness, record_sum, running_harness
+from otel_dify.snapshot import SnapshotHolder
+from otel_dify.telemetry import Telemetry
+from tests.integration.harness import (
+    ADMIN_KEY,
+    Harness,
+    MonotonicClock,
+    exporter_environment,
+    record_sum,
+    running_harness,
+)
 
 POLL_S = 60
 
@@ -310,3 +323,63 @@ async def test_corrupt_state_file_starts_from_now(tmp_path: Path) -> None:
         assert_runs_match(harness, simulator.record_truth(workflow.id, since=since))
     assert len(list(state_dir.glob("records-state.json.corrupt-*"))) == 1
     assert (state_dir / "records-state.json").exists()
+
+
+async def test_histograms_through_telemetry() -> None:
+    simulator = DifySimulator(profile="1.15", seed=30)
+    rng = random.Random(17)
+    histograms = ["dify.workflow.run.duration", "dify.llm.duration"]
+    async with run_simulator(simulator) as base_url:
+        environ = exporter_environment(simulator, base_url, metrics_enabled=",".join(histograms))
+        settings = load_settings(environ, env_file=None)
+        holder = SnapshotHolder()
+        reader = InMemoryMetricReader()
+        telemetry = Telemetry(catalog.enabled_metrics(settings.metrics_enabled), holder, None, extra_readers=[reader])
+        monotonic = MonotonicClock()
+        assembly = assemble(settings, holder, telemetry, wall_clock=simulator.clock.now, monotonic=monotonic)
+        harness = Harness(simulator, settings, assembly, holder, monotonic)
+        try:
+            since = simulator.clock.now()
+            await harness.poll()
+            harness.advance(POLL_S)
+            add_runs(simulator, rng, 5)
+            await harness.poll()
+            await poll_until_drained(harness)
+
+            metrics = {
+                metric.name: metric
+                for resource in reader.get_metrics_data().resource_metrics
+                for scope in resource.scope_metrics
+                for metric in scope.metrics
+            }
+        finally:
+            await assembly.close()
+            telemetry.shutdown(timeout_s=5)
+
+    truths = [simulator.record_truth(app_id, since=since) for app_id in record_apps(simulator)]
+    run_durations = sum(point.count for point in metrics["dify.workflow.run.duration"].data.data_points)
+    assert run_durations == sum(truth.run_count for truth in truths)
+    model_calls = sum(point.count for point in metrics["dify.llm.duration"].data.data_points)
+    assert model_calls == sum(usage.calls for truth in truths for usage in truth.models.values())
+    exported_runs = sum(point.value for point in metrics["dify.workflow.runs"].data.data_points)
+    assert exported_runs == sum(truth.run_count for truth in truths)
+
+
+async def test_admin_key_totals() -> None:
+    simulator = DifySimulator(profile="1.15", seed=34, admin_api_key=ADMIN_KEY)
+    rng = random.Random(18)
+    async with running_harness(simulator, admin_key=True) as harness:
+        since = simulator.clock.now()
+        await harness.poll()
+        harness.advance(POLL_S)
+        add_runs(simulator, rng, 4)
+        await harness.poll()
+        await poll_until_drained(harness)
+
+        for app_id in record_apps(simulator):
+            truth = simulator.record_truth(app_id, since=since)
+            assert_runs_match(harness, truth)
+            assert_models_match(harness, truth)
+        workspace_ids = {point.attributes["dify.workspace.id"] for point in harness.points("dify.workflow.runs")}
+        assert workspace_ids == {simulator.dataset.current_workspace(simulator.admin.id).id}
+        assert simulator.login_attempts() == 0

@@ -267,3 +267,22 @@ def test_service_info_without_mode() -> None:
     del info_body["mode"]
 
     assert parse_service_info(info_body).mode == "unknown"
+
+
+@pytest.mark.parametrize(("field", "value"), [("prompt_tokens", -1), ("total_price", "-0.1")])
+def test_node_executions_negative_rejected(field: str, value: object) -> None:
+    node = llm_node()
+    node["process_data"]["usage"][field] = value
+
+    with pytest.raises(InvalidRecordError, match=field):
+        parse_node_executions(nodes_body(node))
+
+
+def test_log_page_negative_tokens_skipped() -> None:
+    page_body = body("50_wf_logs_p1_l5")
+    page_body["data"][0]["workflow_run"]["total_tokens"] = -5
+
+    page = parse_log_page(page_body)
+
+    assert page.skipped == 1
+    assert len(page.runs) == 4
