@@ -408,8 +408,8 @@ METRICS: tuple[MetricSpec, ...] = (
         source=_MESSAGES_SOURCE + " (message_tokens, answer_tokens)",
         note=(
             "Needs the messages level of OTEL_DIFY_RECORDS_ENABLED, which is off by default. Dify's "
-            "message lists name no model and no price, so these points carry neither. Completion apps "
-            "are not read. " + _RECORD_COUNTER_NOTE
+            "message lists name no model, and only some releases put a price in the message metadata, "
+            "so these points carry neither. Completion apps are not read. " + _RECORD_COUNTER_NOTE
         ),
     ),
     MetricSpec(

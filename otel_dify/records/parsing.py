@@ -300,7 +300,12 @@ def parse_conversation_page(body: Any) -> ConversationPage:
 
 
 def parse_message_page(body: Any) -> MessagePage:
-    """Read a page of ``chat-messages``: ascending time order, ``has_more`` means older ones exist."""
+    """Read a page of ``chat-messages``: ascending time order, ``has_more`` means older ones exist.
+
+    NOTE: Dify 1.15 also returns the full usage with prices in
+    ``metadata.usage``, but the 1.9.2 pipelines store the metadata before they
+    attach the usage, so prices are not read from messages.
+    """
 
     def parse(item: Any) -> MessageRecord:
         message = _object(item, "item")
