@@ -39,11 +39,12 @@ async def test_service_mode_counts_workflow_runs(caplog: pytest.LogCaptureFixtur
             by_status: dict[tuple[str, str | None], int] = {}
             for point in harness.points("dify.workflow.runs"):
                 assert point.attributes["dify.app.id"] == app_id
+                created_from = point.attributes.get("dify.workflow.run.created_from")
                 key = (
                     str(point.attributes["dify.workflow.run.status"]),
-                    point.attributes.get("dify.workflow.run.created_from"),
+                    None if created_from is None else str(created_from),
                 )
-                by_status[key] = by_status.get(key, 0) + int(point.value)  # type: ignore[index]
+                by_status[key] = by_status.get(key, 0) + int(point.value)
             assert by_status == truth.runs
             assert record_sum(harness, "dify.workflow.tokens", app_id) == truth.workflow_tokens
 

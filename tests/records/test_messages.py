@@ -32,7 +32,7 @@ class FakeChats:
 
     def __init__(self) -> None:
         self.conversations: dict[str, dict[str, Any]] = {}
-        self.requests: list[tuple[str, Any]] = []
+        self.requests: list[tuple[Any, ...]] = []
 
     def say(
         self, conversation_id: str, message_id: str, created_at: int, *, finished: bool = True, user: str = "u1"
