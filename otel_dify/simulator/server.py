@@ -24,6 +24,7 @@ from otel_dify.simulator.auth import AuthService, AuthSettings, SessionTokens
 from otel_dify.simulator.clock import SimClock
 from otel_dify.simulator.dataset import Dataset
 from otel_dify.simulator.errors import DifyHTTPError, html_method_not_allowed, html_not_found
+from otel_dify.simulator.faults import FaultInjector
 from otel_dify.simulator.handlers import AUTH_KIND, ConsoleHandlers, json_response
 from otel_dify.simulator.profiles import VersionProfile, get_profile
 from otel_dify.simulator.records import Account, App, WorkflowRun
@@ -63,7 +64,9 @@ class DifySimulator:
     Without ``clock`` it uses a ``SimClock`` stopped at ``DEFAULT_START``.
     ``admin_api_key`` enables the admin key where the profile supports it.
     The request log keeps the latest ``request_log_limit`` entries, so a
-    long ``otel-dify demo`` run does not grow it without bound.
+    long ``otel-dify demo`` run does not grow it without bound. ``faults``
+    adds its middleware to every application :meth:`make_app` returns; without
+    it the simulator answers every request as Dify would.
     """
 
     def __init__(
@@ -81,6 +84,7 @@ class DifySimulator:
         admin_email: str | None = None,
         admin_password: str | None = None,
         request_log_limit: int = 100_000,
+        faults: FaultInjector | None = None,
     ) -> None:
         self.profile = profile if isinstance(profile, VersionProfile) else get_profile(profile)
         self.clock = clock or SimClock(DEFAULT_START)
@@ -95,6 +99,7 @@ class DifySimulator:
         self.auth = AuthService(self.dataset, self.clock, self.profile, settings, secret_key or secrets.token_urlsafe(48))
         self.request_log: list[RequestLogEntry] = []
         self.request_log_limit = request_log_limit
+        self.faults = faults
         self.handlers = ConsoleHandlers(self)
 
     # -- facts for tests -------------------------------------------------
@@ -204,6 +209,10 @@ class DifySimulator:
         self.handlers.register(app)
         RecordRoutes(self, self.handlers).register(app)
         ServiceApiRoutes(self).register(app)
+        if self.faults is not None:
+            # Inside the simulator's own middleware, so that faulted responses
+            # get its headers and show in the request log.
+            app.middlewares.append(self.faults.middleware)
         return app
 
     @web.middleware
@@ -278,6 +287,9 @@ async def run_simulator(simulator: DifySimulator, host: str = "127.0.0.1", port:
         logger.info("dify simulator started", extra={"base_url": base_url, "profile": simulator.profile.version})
         yield base_url
     finally:
+        if simulator.faults is not None:
+            # aiohttp waits for handlers in flight, and a held request would stall the stop.
+            simulator.faults.release_holds()
         await runner.cleanup()
         logger.info("dify simulator stopped", extra={"profile": simulator.profile.version})
 
