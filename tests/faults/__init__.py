@@ -1,0 +1,1 @@
+"""Fault injection, shutdown and restart proofs, and the short soak run."""
