@@ -11,7 +11,8 @@ from zoneinfo import ZoneInfo
 from otel_dify.collect.windows import midnight
 from otel_dify.config import Settings
 from otel_dify.dify.errors import AuthenticationError, DifyError, HTTPStatusError, TransportError
-from otel_dify.runtime.assembly import build_clients, build_transport
+from otel_dify.dify.records_client import ServiceApiClient
+from otel_dify.runtime.assembly import build_clients, build_service_clients, build_transport
 from otel_dify.runtime.self_stats import SelfStats
 
 logger = logging.getLogger(__name__)
@@ -46,11 +47,27 @@ async def run_check(settings: Settings, out: TextIO) -> int:
             code = await _check_one(client, out)
             worst = max(worst, code)
             await client.close()
+        for service_client in build_service_clients(settings, transport):
+            out.write(f"app key {service_client.app_id}\n")
+            worst = max(worst, await _check_service_key(service_client, out))
     finally:
         await transport.close()
 
     out.write("result: ok\n" if worst == EXIT_OK else f"result: failed (exit code {worst})\n")
     return worst
+
+
+async def _check_service_key(client: ServiceApiClient, out: TextIO) -> int:
+    """Read ``/v1/info`` with one app key: the key works and the app's name and mode are known."""
+    try:
+        info = await client.info()
+    except DifyError as error:
+        out.write(f"  failed: {error.error_type}: {error.message}\n")
+        return _exit_code_for(error)
+    out.write(f"  app: {info.get('name', '?')} ({info.get('mode') or 'mode not reported'})\n")
+    version = client.server_version
+    out.write(f"  Dify version: {'.'.join(map(str, version)) if version else 'not reported by the server'}\n")
+    return EXIT_OK
 
 
 async def _check_one(client, out: TextIO) -> int:

@@ -29,12 +29,13 @@ Value formats:
 - Booleans: `true` or `false` (also `1`/`0`, `yes`/`no`, `on`/`off`).
 - An empty value counts as unset.
 
-Credentials: set either `OTEL_DIFY_EMAIL` and `OTEL_DIFY_PASSWORD`, or
-`OTEL_DIFY_ADMIN_API_KEY` and `OTEL_DIFY_WORKSPACE_IDS`. Each of `OTEL_DIFY_EMAIL`,
-`OTEL_DIFY_PASSWORD` and `OTEL_DIFY_ADMIN_API_KEY` can instead be read from the file
-named by the same variable with `_FILE` appended (Docker and Kubernetes secrets); one
-trailing newline is removed. Setting both the variable and its `_FILE` variant is an
-error.
+Credentials: set one of `OTEL_DIFY_EMAIL` and `OTEL_DIFY_PASSWORD` (console login),
+`OTEL_DIFY_ADMIN_API_KEY` and `OTEL_DIFY_WORKSPACE_IDS` (admin API key), or
+`OTEL_DIFY_SERVICE_API_KEYS` (app API keys only: workflow runs of workflow apps, no
+statistics, cost or models). The e-mail, the password and every key can instead be read
+from the file named by the same variable with `_FILE` appended (Docker and Kubernetes
+secrets); one trailing newline is removed. Setting both the variable and its `_FILE`
+variant is an error.
 
 ## Variables
 
