@@ -24,8 +24,8 @@ import json
 import re
 import subprocess
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 VENV_PYTHON = "/opt/otel-dify/bin/python"
 COMMAND_TIMEOUT_S = 120
@@ -107,8 +107,11 @@ class Report:
         self.failures.append(message)
 
 
-def podman_run(image: str, arguments: Sequence[str], *, entrypoint: str | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def podman_run(
+    image: str, arguments: Sequence[str], *, entrypoint: str | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run one container from ``image`` without a network and return its result."""
+    # fmt: off
     command = [
         "podman", "run", "--rm",
         "--network", "none",
@@ -117,6 +120,7 @@ def podman_run(image: str, arguments: Sequence[str], *, entrypoint: str | None =
         "--security-opt", "no-new-privileges",
         "--no-healthcheck",
     ]
+    # fmt: on
     if entrypoint is not None:
         command += ["--entrypoint", entrypoint]
     for name, value in (env or {}).items():
@@ -129,7 +133,10 @@ def image_label(image: str, label: str) -> str:
     """Return one label of a local image, or '' when it is not set."""
     result = subprocess.run(
         ["podman", "image", "inspect", "--format", "{{json .Labels}}", image],
-        capture_output=True, text=True, timeout=COMMAND_TIMEOUT_S, check=True,
+        capture_output=True,
+        text=True,
+        timeout=COMMAND_TIMEOUT_S,
+        check=True,
     )
     return (json.loads(result.stdout) or {}).get(label, "")
 
@@ -156,7 +163,9 @@ def check_facts(image: str, report: Report) -> None:
     report.expect(facts["uid"] == NONROOT_ID, f"uid is {NONROOT_ID} (got {facts['uid']})")
     report.expect(facts["gid"] == NONROOT_ID, f"gid is {NONROOT_ID} (got {facts['gid']})")
     report.expect(facts["prefix"] == "/opt/otel-dify", f"sys.prefix is the venv (got {facts['prefix']})")
-    report.expect(facts["executable"] == "/usr/bin/python3.11", f"interpreter is /usr/bin/python3.11 (got {facts['executable']})")
+    report.expect(
+        facts["executable"] == "/usr/bin/python3.11", f"interpreter is /usr/bin/python3.11 (got {facts['executable']})"
+    )
     report.expect(facts["version"] == [3, 11], f"Python 3.11 (got {facts['version']})")
     report.expect(
         facts["otel_dify"].startswith("/opt/otel-dify/lib/python3.11/site-packages/otel_dify/"),
@@ -181,7 +190,9 @@ def check_bytecode(image: str, report: Report) -> None:
     loaded_from = CODE_OBJECT_LINE.findall(result.stderr)
     from_source = [path for path in loaded_from if not path.endswith(".pyc")]
     report.expect(len(loaded_from) > 100, f"python -v listed the modules' code objects ({len(loaded_from)} found)")
-    report.expect(not from_source, f"every module loads from a .pyc ({len(from_source)} compiled from source: {from_source[:5]})")
+    report.expect(
+        not from_source, f"every module loads from a .pyc ({len(from_source)} compiled from source: {from_source[:5]})"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -27,9 +27,10 @@ import re
 import sys
 import tarfile
 from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import IO, Iterable, Iterator, Sequence
+from typing import IO
 
 PEM_CERTIFICATE = re.compile(rb"-----BEGIN CERTIFICATE-----\s+([A-Za-z0-9+/=\s]+?)-----END CERTIFICATE-----")
 SITE_PACKAGES_MARKER = "site-packages"
@@ -213,11 +214,19 @@ def format_sizes(sizes: dict[str, int], limit: int) -> Iterable[str]:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("archive", type=Path, help="docker-archive tarball of the image")
-    parser.add_argument("--forbid-file", type=Path, action="append", default=[], help="no layer may hold a file with this content")
     parser.add_argument(
-        "--forbid-certs", type=Path, action="append", default=[], help="no layer may hold any PEM certificate of this file"
+        "--forbid-file", type=Path, action="append", default=[], help="no layer may hold a file with this content"
     )
-    parser.add_argument("--forbid-path", action="append", default=[], help="path, relative to /, that no layer may hold")
+    parser.add_argument(
+        "--forbid-certs",
+        type=Path,
+        action="append",
+        default=[],
+        help="no layer may hold any PEM certificate of this file",
+    )
+    parser.add_argument(
+        "--forbid-path", action="append", default=[], help="path, relative to /, that no layer may hold"
+    )
     parser.add_argument("--report-sizes", action="store_true", help="print the largest areas of the image by size")
     parser.add_argument("--top", type=int, default=20, help="areas to list with --report-sizes (default 20)")
     return parser

@@ -31,9 +31,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Iterator, Sequence
 
 from tests.otlp_sink import OtlpSink
 from tests.rotel import RotelAgent, free_port
@@ -54,14 +54,18 @@ class CheckFailed(Exception):
     """A smoke-run check failed; the message names the check and what was seen."""
 
 
-def podman(*arguments: str, check: bool = True, timeout_s: float = PODMAN_TIMEOUT_S) -> subprocess.CompletedProcess[str]:
+def podman(
+    *arguments: str, check: bool = True, timeout_s: float = PODMAN_TIMEOUT_S
+) -> subprocess.CompletedProcess[str]:
     """Run one podman command and return its result.
 
     Raises CheckFailed with podman's output when ``check`` is set and the command fails.
     """
     result = subprocess.run(["podman", *arguments], capture_output=True, text=True, timeout=timeout_s, check=False)
     if check and result.returncode != 0:
-        raise CheckFailed(f"podman {' '.join(arguments[:2])} failed with exit code {result.returncode}: {result.stderr.strip()}")
+        raise CheckFailed(
+            f"podman {' '.join(arguments[:2])} failed with exit code {result.returncode}: {result.stderr.strip()}"
+        )
     return result
 
 
@@ -82,9 +86,13 @@ def wait_for_port(port: int, timeout_s: float, container: str) -> None:
         except OSError:
             pass
         if not is_running(container):
-            raise CheckFailed(f"{container} exited before it listened on {LOOPBACK}:{port}:\n{container_logs(container)}")
+            raise CheckFailed(
+                f"{container} exited before it listened on {LOOPBACK}:{port}:\n{container_logs(container)}"
+            )
         time.sleep(CONNECT_RETRY_S)
-    raise CheckFailed(f"{container} did not listen on {LOOPBACK}:{port} within {timeout_s} s:\n{container_logs(container)}")
+    raise CheckFailed(
+        f"{container} did not listen on {LOOPBACK}:{port} within {timeout_s} s:\n{container_logs(container)}"
+    )
 
 
 def is_running(name: str) -> bool:
@@ -103,8 +111,10 @@ def container_logs(name: str) -> str:
 def container(name: str, image: str, *arguments: str, options: Sequence[str] = ()) -> Iterator[str]:
     """Start a detached container named ``name``; remove it on exit, whatever happened."""
     podman("rm", "--force", "--ignore", name, check=False)
-    podman("run", "--detach", "--name", name, *HARDENED, *options, image, *arguments)
     try:
+        # A failed start can leave a created container behind, so removal
+        # covers the start too.
+        podman("run", "--detach", "--name", name, *HARDENED, *options, image, *arguments)
         yield name
     finally:
         podman("rm", "--force", "--ignore", name, check=False)
@@ -127,6 +137,7 @@ def metric_totals(sink: OtlpSink) -> dict[str, tuple[int, float]]:
 
 def wait_for_metrics(sink: OtlpSink, timeout_s: float, source: str) -> None:
     """Wait until every required metric has arrived with a positive total, then print the totals."""
+
     def arrived() -> bool:
         return all(count > 0 and total > 0 for count, total in metric_totals(sink).values())
 
@@ -139,6 +150,7 @@ def wait_for_metrics(sink: OtlpSink, timeout_s: float, source: str) -> None:
 def check_run(image: str, sink: OtlpSink, rotel: RotelAgent, env_file: Path, password: str, timeout_s: float) -> None:
     """Check the default command: metrics over gRPC, uid, health, readiness, SIGTERM, logs."""
     name = f"otel-dify-ci-exporter-{os.getpid()}"
+    # fmt: off
     options = [
         "--env-file", str(env_file),
         "--env", "OTEL_EXPORTER_OTLP_PROTOCOL=grpc",
@@ -147,11 +159,14 @@ def check_run(image: str, sink: OtlpSink, rotel: RotelAgent, env_file: Path, pas
         # runs on request (podman healthcheck run).
         "--health-interval", "disable",
     ]
+    # fmt: on
     with container(name, image, options=options):
         try:
             wait_for_metrics(sink, timeout_s, "run over OTLP/gRPC")
         except CheckFailed as error:
-            raise CheckFailed(f"{error}\nexporter logs:\n{container_logs(name)}\nrotel-agent output:\n{rotel.output()}") from None
+            raise CheckFailed(
+                f"{error}\nexporter logs:\n{container_logs(name)}\nrotel-agent output:\n{rotel.output()}"
+            ) from None
 
         # podman top names the user from the image's /etc/passwd and gives
         # the host's view as a number.
@@ -160,7 +175,10 @@ def check_run(image: str, sink: OtlpSink, rotel: RotelAgent, env_file: Path, pas
         expect(identity[4:] == expected, f"run: runs as nonroot, uid and gid {NONROOT_ID} (podman top: {identity})")
 
         health = podman("healthcheck", "run", name, check=False)
-        expect(health.returncode == 0, f"run: HEALTHCHECK passes (exit code {health.returncode}: {health.stdout.strip()})")
+        health_output = (health.stdout + health.stderr).strip()
+        expect(
+            health.returncode == 0, f"run: HEALTHCHECK passes (exit code {health.returncode}) {health_output}".rstrip()
+        )
         ready = podman("exec", name, "/opt/otel-dify/bin/otel-dify", "healthcheck", "--ready", check=False)
         expect(ready.returncode == 0, f"run: /readyz answers ready (exit code {ready.returncode})")
 
@@ -170,12 +188,16 @@ def check_run(image: str, sink: OtlpSink, rotel: RotelAgent, env_file: Path, pas
         expect(exit_code == "0", f"run: SIGTERM ends it with exit code 0 (got {exit_code})")
         expect(password not in logs, "run: the logs do not contain the Dify password")
         json_lines = [line for line in logs.splitlines() if line.startswith("{")]
-        expect(bool(json_lines) and all(_is_json(line) for line in json_lines), f"run: logs are JSON lines ({len(json_lines)} lines)")
+        expect(
+            bool(json_lines) and all(_is_json(line) for line in json_lines),
+            f"run: logs are JSON lines ({len(json_lines)} lines)",
+        )
 
 
 def check_once(image: str, sink: OtlpSink, rotel: RotelAgent, env_file: Path, timeout_s: float) -> None:
     """Check ``once`` over OTLP/HTTP: exit code 0 and the metrics at the sink."""
     sink.clear()
+    # fmt: off
     result = podman(
         "run", "--rm", *HARDENED, "--no-healthcheck",
         "--env-file", str(env_file),
@@ -184,6 +206,7 @@ def check_once(image: str, sink: OtlpSink, rotel: RotelAgent, env_file: Path, ti
         image, "once",
         check=False,
     )
+    # fmt: on
     if result.returncode != 0:
         raise CheckFailed(f"once exited with code {result.returncode}:\n{result.stdout}{result.stderr}")
     expect(True, "once exits 0")
@@ -208,19 +231,27 @@ def smoke_run(image: str, timeout_s: float) -> None:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="otel-dify-smoke-")))
         sink = stack.enter_context(OtlpSink())
         rotel = stack.enter_context(RotelAgent(sink.endpoint))
-        print(f"smoke_run: sink {sink.endpoint}, rotel-agent gRPC {rotel.grpc_endpoint} HTTP {rotel.http_endpoint}", flush=True)
+        print(
+            f"smoke_run: sink {sink.endpoint}, rotel-agent gRPC {rotel.grpc_endpoint} HTTP {rotel.http_endpoint}",
+            flush=True,
+        )
 
         # NOTE: started as python -m otel_dify.simulator, because the CLI's
         # "otel-dify simulator --host ..." rejects options that follow the
         # subcommand (argparse REMAINDER) in otel-dify 0.1.0.
+        # fmt: off
         stack.enter_context(
             container(
                 simulator_name, image,
-                "-m", "otel_dify.simulator", "--host", LOOPBACK, "--port", str(simulator_port),
-                "--email", SIMULATOR_EMAIL, "--password", password,
+                "-m", "otel_dify.simulator",
+                "--host", LOOPBACK,
+                "--port", str(simulator_port),
+                "--email", SIMULATOR_EMAIL,
+                "--password", password,
                 options=["--no-healthcheck", "--entrypoint", "/opt/otel-dify/bin/python"],
             )
         )
+        # fmt: on
         wait_for_port(simulator_port, timeout_s, simulator_name)
         print(f"smoke_run: simulator on http://{LOOPBACK}:{simulator_port}", flush=True)
 
@@ -248,7 +279,9 @@ def smoke_run(image: str, timeout_s: float) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("image", help="local image, for example localhost/otel-dify:ci")
-    parser.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for each awaited event (default 60)")
+    parser.add_argument(
+        "--timeout", type=float, default=60.0, help="seconds to wait for each awaited event (default 60)"
+    )
     args = parser.parse_args(argv)
 
     try:
