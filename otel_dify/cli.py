@@ -63,28 +63,31 @@ def _parser() -> argparse.ArgumentParser:
     )
     healthcheck.add_argument("--ready", action="store_true", help="probe /readyz instead of /healthz")
 
-    simulator = commands.add_parser(
+    # Parsed by the simulator's own parser in main(); listed here for --help only.
+    commands.add_parser(
         "simulator",
-        help="serve the built-in Dify simulator; options as for python -m otel_dify.simulator (--help lists them)",
-        add_help=False,
+        help="serve the built-in Dify simulator; `otel-dify simulator --help` lists its options",
     )
-    simulator.add_argument("simulator_args", nargs=argparse.REMAINDER)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the process exit code."""
-    args = _parser().parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments[:1] == ["simulator"]:
+        # argparse cannot pass options such as --port through a subcommand
+        # untouched, so the simulator's own parser reads everything after it.
+        from otel_dify.simulator.__main__ import main as simulator_main
+
+        return simulator_main(arguments[1:])
+
+    args = _parser().parse_args(arguments)
     command = args.command or "run"
 
     if command == "healthcheck":
         from otel_dify.commands import healthcheck
 
         return healthcheck(args.host, args.port, ready=args.ready)
-    if command == "simulator":
-        from otel_dify.simulator.__main__ import main as simulator_main
-
-        return simulator_main(args.simulator_args)
     if command == "demo":
         from otel_dify.commands import demo
 

@@ -1,0 +1,51 @@
+"""The otel-dify command line as a user runs it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import urllib.request
+
+from otel_dify import __version__
+
+COMMAND = [sys.executable, "-m", "otel_dify"]
+
+
+def clean_environment() -> dict[str, str]:
+    return {name: value for name, value in os.environ.items() if not name.startswith(("OTEL_DIFY_", "OTEL_EXPORTER"))}
+
+
+def test_version_flag():
+    result = subprocess.run([*COMMAND, "--version"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"otel-dify {__version__}"
+
+
+def test_run_without_configuration_exits_2(tmp_path):
+    result = subprocess.run(
+        COMMAND, capture_output=True, text=True, timeout=60, env=clean_environment(), cwd=tmp_path
+    )
+    assert result.returncode == 2
+    assert "OTEL_DIFY_BASE_URL" in result.stderr
+
+
+def test_simulator_subcommand_passes_options():
+    process = subprocess.Popen(
+        [*COMMAND, "simulator", "--port", "0", "--profile", "1.9.1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=clean_environment(),
+    )
+    try:
+        base_url = process.stdout.readline().strip()
+        assert base_url.startswith("http://127.0.0.1:")
+        with urllib.request.urlopen(f"{base_url}/console/api/setup", timeout=10) as response:
+            assert response.status == 200
+            assert response.headers["X-Version"] == "1.9.1"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        exit_code = process.wait(timeout=30)
+    assert exit_code == 0
