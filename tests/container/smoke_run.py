@@ -236,19 +236,16 @@ def smoke_run(image: str, timeout_s: float) -> None:
             flush=True,
         )
 
-        # NOTE: started as python -m otel_dify.simulator, because the CLI's
-        # "otel-dify simulator --host ..." rejects options that follow the
-        # subcommand (argparse REMAINDER) in otel-dify 0.1.0.
         # fmt: off
         stack.enter_context(
             container(
                 simulator_name, image,
-                "-m", "otel_dify.simulator",
+                "simulator",
                 "--host", LOOPBACK,
                 "--port", str(simulator_port),
                 "--email", SIMULATOR_EMAIL,
                 "--password", password,
-                options=["--no-healthcheck", "--entrypoint", "/opt/otel-dify/bin/python"],
+                options=["--no-healthcheck"],
             )
         )
         # fmt: on
