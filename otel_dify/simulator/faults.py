@@ -88,7 +88,8 @@ class Fault:
     contain that id as a segment. The first ``skip`` targeted requests pass
     unharmed, then each one is faulted with ``probability`` until ``count``
     requests were faulted (None: no limit). ``matched`` counts the targeted
-    requests and ``applied`` the faulted ones.
+    requests that reached the rule while it was active, and ``applied`` the
+    faulted ones.
     """
 
     name: str
@@ -133,7 +134,7 @@ class Fault:
     def fires(self) -> bool:
         """Count one targeted request and return whether the fault applies to it."""
         self.matched += 1
-        if self.matched <= self.skip:
+        if self.spent or self.matched <= self.skip:
             return False
         # The draw happens for every targeted request past ``skip``, so the
         # faulted requests depend only on the seed and the request order.
@@ -227,7 +228,7 @@ class FaultInjector:
 
     async def _apply(self, rules: list[Fault], request: web.Request, handler: Handler) -> web.StreamResponse:
         for index, fault in enumerate(rules):
-            if not fault.active or fault.spent or not fault.targets(request) or not fault.fires():
+            if not fault.active or not fault.targets(request) or not fault.fires():
                 continue
             logger.debug(
                 "simulator fault applied",
