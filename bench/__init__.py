@@ -1,0 +1,1 @@
+"""Benchmarks of otel-dify against its Dify simulator: ``python -m bench --help``."""

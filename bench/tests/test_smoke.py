@@ -1,0 +1,61 @@
+"""The whole benchmark at its smallest size, as a user runs it."""
+
+import subprocess
+import sys
+
+from bench.processes import REPO_ROOT, child_environment
+
+ROWS = (
+    "requests / minimum",
+    "poll wall time / ideal",
+    "CPU per poll per app",
+    "start to first export HTTP",
+    "RSS HTTP, before the first poll",
+    "RSS HTTP, after 2 polls",
+    "RSS HTTP, after 3 polls",
+    "RSS HTTP, growth 2 -> 3 polls",
+)
+
+
+def test_bench_smallest_run():
+    completed = subprocess.run(
+        [sys.executable, "-m", "bench", "--apps", "5", "--timed-polls", "1", "--polls", "2", "--fast-polls", "3",
+         "--fast-polls-max-apps", "5", "--protocols", "http/protobuf"],
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        env=child_environment(),
+        timeout=300,
+    )
+
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    for row in ROWS:
+        assert row in completed.stdout, f"row {row!r} missing from:\n{completed.stdout}"
+    assert "not measured" not in completed.stdout
+
+
+def test_run_script_help():
+    completed = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "bench" / "run.py"), "--help"],
+        capture_output=True,
+        text=True,
+        env=child_environment(),
+        timeout=60,
+    )
+
+    assert completed.returncode == 0, completed.stderr
+    assert "--fast-polls" in completed.stdout
+
+
+def test_bench_rejects_uneven_apps():
+    completed = subprocess.run(
+        [sys.executable, "-m", "bench", "--apps", "12"],
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        env=child_environment(),
+        timeout=60,
+    )
+
+    assert completed.returncode == 2
+    assert "multiple of 5" in completed.stderr
