@@ -62,8 +62,13 @@ def _number(row: Mapping[str, Any], field: str) -> float:
 
 
 def _price(row: Mapping[str, Any]) -> Decimal:
-    """Read ``total_price``: a decimal string such as "0.0197304", or null on a day without price."""
-    value = row.get("total_price")
+    """Read ``total_price``: a decimal string such as "0.0197304", or null on a day without price.
+
+    A row without the key is invalid: reading it as 0 would lower the cost total.
+    """
+    if "total_price" not in row:
+        raise InvalidRowError("field 'total_price' is missing")
+    value = row["total_price"]
     if value is None:
         return Decimal(0)
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):

@@ -138,3 +138,9 @@ def test_every_source_metric_is_in_catalog():
     for statistic_source in SOURCES:
         for metric in statistic_source.metrics:
             assert catalog.get(metric).name == metric
+
+
+def test_missing_price_key_rejected():
+    row = {"date": "2026-12-01", "token_count": 1, "currency": "USD"}
+    with pytest.raises(InvalidRowError, match="total_price"):
+        sum_rows(TOKEN_COSTS, [row])

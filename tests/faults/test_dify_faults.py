@@ -94,17 +94,7 @@ SCENARIOS = {
 }
 
 
-# NOTE: a token-costs row without the total_price key is read like a null
-# price (0), so the poll succeeds with a lower cost and only the guard
-# against shrinking totals keeps the previous figure.
-KNOWN_GAPS = {
-    "rows without total_price": pytest.mark.xfail(
-        strict=True, reason="a token-costs row without total_price is read as price 0 instead of an invalid row"
-    ),
-}
-
-
-@pytest.mark.parametrize("name", [pytest.param(name, marks=KNOWN_GAPS.get(name, ())) for name in SCENARIOS])
+@pytest.mark.parametrize("name", list(SCENARIOS))
 async def test_fault_fails_poll_then_recovers(name):
     scenario = SCENARIOS[name]
     simulator = DifySimulator(profile="1.15", seed=61, faults=FaultInjector(seed=61))
