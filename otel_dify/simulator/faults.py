@@ -50,7 +50,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from otel_dify.simulator.auth import CSRF_FAILURE, Principal
-from otel_dify.simulator.errors import DifyHTTPError, json_error, unauthorized
+from otel_dify.simulator.errors import HTML_NOT_FOUND, DifyHTTPError, json_error, unauthorized
 from otel_dify.simulator.tokens import TokenSigner
 
 if TYPE_CHECKING:
@@ -286,7 +286,11 @@ def delay(seconds: float) -> FaultAction:
 
 
 def error_status(status: int = 503, *, html: bool = False) -> FaultAction:
-    """Respond with ``status`` and Dify's JSON error envelope, or with nginx's HTML page when ``html`` is set."""
+    """Respond with ``status`` and Dify's JSON error envelope, or with nginx's HTML page when ``html`` is set.
+
+    NOTE: the JSON body has the shape of Dify's 4xx errors; no real Dify
+    5xx response was captured to compare it with.
+    """
 
     async def error_status(request: web.Request, handler: Handler) -> web.StreamResponse:
         if html:
@@ -297,10 +301,15 @@ def error_status(status: int = 503, *, html: bool = False) -> FaultAction:
 
 
 def html_page(status: int = 200) -> FaultAction:
-    """Respond with a ``text/html`` page and ``status``, as a proxy's maintenance page or Dify's router does."""
+    """Respond with a ``text/html`` page and ``status``.
+
+    A 404 gets the Werkzeug page that Dify's router sends for unknown
+    paths, any other status a proxy's maintenance page.
+    """
+    page = HTML_NOT_FOUND if status == 404 else _MAINTENANCE_PAGE
 
     async def html_page(request: web.Request, handler: Handler) -> web.StreamResponse:
-        return web.Response(text=_MAINTENANCE_PAGE, status=status, content_type="text/html", charset="utf-8")
+        return web.Response(text=page, status=status, content_type="text/html", charset="utf-8")
 
     return html_page
 

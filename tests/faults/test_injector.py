@@ -167,12 +167,17 @@ async def test_error_status_shapes():
 async def test_html_page_status():
     simulator = new_simulator()
     async with serving(simulator) as console:
-        simulator.faults.add(html_page(404), path=SETUP)
-        reply = await console.get(SETUP)
+        simulator.faults.add(html_page(404), path=SETUP, count=1)
+        simulator.faults.add(html_page(200), path=SETUP, count=1)
+        not_found = await console.get(SETUP)
+        maintenance = await console.get(SETUP)
 
-    assert reply.status == 404
-    assert reply.content_type.startswith("text/html")
-    assert reply.text.startswith("<!doctype html>")
+    assert not_found.status == 404
+    assert not_found.content_type.startswith("text/html")
+    assert "<title>404 Not Found</title>" in not_found.text
+    assert maintenance.status == 200
+    assert maintenance.content_type.startswith("text/html")
+    assert "Maintenance" in maintenance.text
 
 
 async def test_truncated_json_body():
