@@ -4,7 +4,7 @@ Each test measures the time from SIGTERM to the process's exit on the test's
 own clock. ``EXIT_MARGIN_S`` allows for the half second that the telemetry
 pipeline may take beyond its budget to stop its exporter, and for the
 interpreter's exit, which joins the exporter's threads: up to 0.7 s with
-gRPC on a two-core machine.
+gRPC on a two-core machine, with room to spare for a loaded CI machine.
 
 When the export in flight or the final export cannot end within the
 shutdown timeout (a collector that accepts connections and never answers,
@@ -32,7 +32,7 @@ from tests.faults.process_checks import output_problems
 from tests.faults.silent_collector import SilentCollector
 
 SHUTDOWN_TIMEOUT_S = 3.0
-EXIT_MARGIN_S = 1.5
+EXIT_MARGIN_S = 2.0
 STATISTICS = "/console/api/apps/*/statistics/*"
 
 
@@ -99,17 +99,7 @@ async def test_sigterm_during_hung_export_exits_0(protocol, make_simulator, laun
     assert output_problems(process, output_ledger) == []
 
 
-# NOTE: with HTTP/protobuf the process exits only when the export request
-# times out. The SDK's HTTP exporter blocks in requests on a thread of the
-# event loop's default executor, which asyncio.run joins before it returns,
-# and closing the exporter does not abort a request in flight.
-HTTP_EXPORT_BLOCKS_EXIT = pytest.mark.xfail(
-    strict=True,
-    reason="a hung HTTP/protobuf export runs on a default-executor thread that asyncio.run joins at exit",
-)
-
-
-@pytest.mark.parametrize("protocol", [GRPC, pytest.param(HTTP_PROTOBUF, marks=HTTP_EXPORT_BLOCKS_EXIT)])
+@pytest.mark.parametrize("protocol", [GRPC, HTTP_PROTOBUF])
 async def test_sigterm_during_endless_export_exits_in_time(protocol, make_simulator, launcher, output_ledger):
     simulator = make_simulator(profile="1.15", seed=139)
     with SilentCollector() as collector:
