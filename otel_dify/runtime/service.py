@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import threading
 import time
-from typing import TextIO
+from typing import Callable, TextIO, TypeVar
 
 from otel_dify.config import Settings
 from otel_dify.health import HealthServer, HealthState
@@ -20,6 +21,8 @@ logger = logging.getLogger(__name__)
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
+
+T = TypeVar("T")
 
 
 class _StopSignals:
@@ -50,12 +53,67 @@ class _StopSignals:
         self.stop.set()
 
 
+#: Extra wait past a flush or shutdown timeout before the exporter gives up on it.
+_BLOCKING_CALL_MARGIN_S = 1.0
+
+
+def _in_daemon_thread(function: Callable[[], T]) -> asyncio.Future[T]:
+    """Run a blocking call on a daemon thread and return a future of its result.
+
+    The OTLP exporters may block past the timeout they are given (the HTTP
+    exporter's request runs until its own timeout). A call on the loop's
+    default executor would hold the process at exit, because asyncio.run
+    joins that executor; a daemon thread ends with the process.
+    """
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[T] = loop.create_future()
+
+    def deliver(result: T | None, error: BaseException | None) -> None:
+        if future.done():
+            return
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)  # type: ignore[arg-type]
+
+    def target() -> None:
+        try:
+            result = function()
+        except BaseException as error:  # noqa: BLE001 - handed to the awaiting coroutine
+            loop.call_soon_threadsafe(deliver, None, error)
+        else:
+            loop.call_soon_threadsafe(deliver, result, None)
+
+    threading.Thread(target=target, name="otel-dify-export", daemon=True).start()
+    return future
+
+
+async def _bounded(function: Callable[[], T], timeout_s: float) -> tuple[bool, T | None]:
+    """Await ``function`` on a daemon thread for at most ``timeout_s`` plus a margin.
+
+    Returns (True, result) when it finished in time, (False, None) otherwise;
+    the thread then keeps running until the process ends.
+    """
+    try:
+        result = await asyncio.wait_for(
+            asyncio.shield(_in_daemon_thread(function)), timeout_s + _BLOCKING_CALL_MARGIN_S
+        )
+    except asyncio.TimeoutError:
+        return False, None
+    return True, result
+
+
 async def _flush(telemetry: Telemetry, timeout_s: float) -> bool:
-    return await asyncio.get_running_loop().run_in_executor(None, telemetry.force_flush, timeout_s)
+    finished, exported = await _bounded(lambda: telemetry.force_flush(timeout_s), timeout_s)
+    return bool(finished and exported)
 
 
-async def _shutdown_telemetry(telemetry: Telemetry, timeout_s: float) -> None:
-    await asyncio.get_running_loop().run_in_executor(None, telemetry.shutdown, timeout_s)
+async def _shutdown_telemetry(telemetry: Telemetry, timeout_s: float) -> bool:
+    """Export once more and shut the pipeline down; return False when that did not end in time."""
+    finished, _ = await _bounded(lambda: telemetry.shutdown(timeout_s), timeout_s)
+    if not finished:
+        logger.error("final export did not finish within the shutdown timeout", extra={"timeout_s": timeout_s})
+    return finished
 
 
 async def run_service(settings: Settings, *, telemetry: Telemetry | None = None) -> int:
@@ -111,7 +169,8 @@ async def run_service(settings: Settings, *, telemetry: Telemetry | None = None)
         signals.remove()
         remaining = _remaining(signals, settings.shutdown_timeout)
         if exit_code == EXIT_OK:
-            await _shutdown_telemetry(telemetry, remaining)
+            if not await _shutdown_telemetry(telemetry, remaining):
+                exit_code = EXIT_FAILURE
         else:
             # Still try one export, but do not wait long: the exit is already late.
             await _shutdown_telemetry(telemetry, min(remaining, 2.0))
@@ -183,7 +242,4 @@ async def run_once(settings: Settings, *, console: bool = False, console_stream:
 
 
 async def _shutdown_telemetry_without_export(telemetry: Telemetry, timeout_s: float) -> None:
-    def stop() -> None:
-        telemetry.shutdown(timeout_s, final_export=False)
-
-    await asyncio.get_running_loop().run_in_executor(None, stop)
+    await _bounded(lambda: telemetry.shutdown(timeout_s, final_export=False), timeout_s)

@@ -99,17 +99,7 @@ async def test_sigterm_during_hung_export_exits_0(protocol, make_simulator, laun
     assert output_problems(process, output_ledger) == []
 
 
-# NOTE: with HTTP/protobuf the process exits only when the export request
-# times out. The SDK's HTTP exporter blocks in requests on a thread of the
-# event loop's default executor, which asyncio.run joins before it returns,
-# and closing the exporter does not abort a request in flight.
-HTTP_EXPORT_BLOCKS_EXIT = pytest.mark.xfail(
-    strict=True,
-    reason="a hung HTTP/protobuf export runs on a default-executor thread that asyncio.run joins at exit",
-)
-
-
-@pytest.mark.parametrize("protocol", [GRPC, pytest.param(HTTP_PROTOBUF, marks=HTTP_EXPORT_BLOCKS_EXIT)])
+@pytest.mark.parametrize("protocol", [GRPC, HTTP_PROTOBUF])
 async def test_sigterm_during_endless_export_exits_in_time(protocol, make_simulator, launcher, output_ledger):
     simulator = make_simulator(profile="1.15", seed=139)
     with SilentCollector() as collector:
