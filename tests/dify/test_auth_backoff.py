@@ -56,3 +56,9 @@ def test_backoff_reset_allows_login() -> None:
 
     backoff.check()
     assert backoff.retry_at is None
+
+
+def test_pause_doubles_then_outlasts_lockout_window():
+    backoff = LoginBackoff(900.0, clock=lambda: 0.0)
+    pauses = [backoff.pause_s(failures) for failures in range(1, 8)]
+    assert pauses == [900.0, 1800.0, 3600.0, 7200.0, 90000.0, 90000.0, 90000.0]

@@ -174,3 +174,18 @@ async def test_backoff_reason_names_rejection():
         assert len(reasons) == 1
         assert "HTTP 401" in reasons[0]
         assert "Invalid email or password" in reasons[0]
+
+
+async def test_wrong_password_never_locks_account():
+    simulator = DifySimulator(profile="1.15", seed=53)
+    async with running_harness(simulator) as harness:
+        simulator.admin.password = "a-different-password"
+
+        # Three days of polls every five minutes with the wrong password.
+        for _ in range(3 * 24 * 12):
+            await harness.poll()
+            harness.advance(300)
+
+        login_statuses = [entry.status for entry in simulator.request_log if entry.path == "/console/api/login"]
+        assert 429 not in login_statuses
+        assert 5 <= len(login_statuses) <= 8

@@ -2,9 +2,13 @@
 
 Dify counts failed logins per e-mail and, once more than 5 are recorded,
 rejects every login with 429 for 24 hours (``LOGIN_LOCKOUT_DURATION``). A
-human who shares the account would be locked out too. So after each failed
-login the client waits at least :data:`MIN_AUTH_BACKOFF_S` before the next
-attempt, which allows at most 4 attempts an hour.
+human who shares the account would be locked out too. Dify restarts the 24
+hours at every failure, so a fixed pause of 15 minutes would still lock the
+account after about 75 minutes of a wrong password. The pause therefore
+doubles with each consecutive failure (15, 30, 60 and 120 minutes with the
+default) and, from the fifth failure on, lasts :data:`LOCKOUT_WINDOW_PAUSE_S`
+(25 hours), longer than Dify keeps the count. At most 5 failures then fall
+within Dify's window, one fewer than it takes to lock the account.
 """
 
 from __future__ import annotations
@@ -19,11 +23,21 @@ logger = logging.getLogger(__name__)
 #: Shortest allowed pause after a failed login, in seconds.
 MIN_AUTH_BACKOFF_S = 900.0
 
+#: Consecutive failures after which the pause outlasts Dify's failure count.
+DOUBLING_FAILURES = 4
+
+#: Pause from the fifth consecutive failure on: Dify's default
+#: LOGIN_LOCKOUT_DURATION (24 h) plus an hour.
+LOCKOUT_WINDOW_PAUSE_S = 25 * 3600.0
+
 
 class LoginBackoff:
-    """Refuses login attempts until ``backoff_s`` seconds of ``clock`` passed since the last failure.
+    """Refuses login attempts until the pause after the last failure has passed.
 
-    ``clock`` returns monotonic seconds. A ``backoff_s`` below
+    The pause is ``backoff_s`` after one failure and doubles with each further
+    consecutive failure up to the fourth; from the fifth on it is
+    :data:`LOCKOUT_WINDOW_PAUSE_S`. A successful login (:meth:`reset`) starts
+    over. ``clock`` returns monotonic seconds. A ``backoff_s`` below
     :data:`MIN_AUTH_BACKOFF_S` is raised to it, with a warning.
     """
 
@@ -39,6 +53,7 @@ class LoginBackoff:
         self._clock = clock
         self._retry_at: float | None = None
         self._last_failure = ""
+        self._consecutive_failures = 0
 
     @property
     def retry_at(self) -> float | None:
@@ -59,16 +74,24 @@ class LoginBackoff:
                 retry_at=self._retry_at,
             )
 
+    def pause_s(self, consecutive_failures: int) -> float:
+        """Return the pause after the given number of consecutive failures (1 or more)."""
+        if consecutive_failures > DOUBLING_FAILURES:
+            return max(LOCKOUT_WINDOW_PAUSE_S, self.backoff_s)
+        return self.backoff_s * 2 ** (consecutive_failures - 1)
+
     def record_failure(self, *, at_least_s: float = 0.0, reason: str = "") -> float:
-        """Start a pause of ``max(backoff_s, at_least_s)`` seconds and return its end.
+        """Start the pause after one more failure, at least ``at_least_s`` seconds, and return its end.
 
         ``reason`` (no secrets) is repeated in the error raised during the pause,
         so that readiness reports say why the login failed.
         """
-        self._retry_at = self._clock() + max(self.backoff_s, at_least_s)
+        self._consecutive_failures += 1
+        self._retry_at = self._clock() + max(self.pause_s(self._consecutive_failures), at_least_s)
         self._last_failure = reason
         return self._retry_at
 
     def reset(self) -> None:
         """End the pause after a successful login."""
         self._retry_at = None
+        self._consecutive_failures = 0
