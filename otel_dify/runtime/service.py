@@ -26,7 +26,7 @@ T = TypeVar("T")
 
 
 class _StopSignals:
-    """SIGTERM and SIGINT handling: the first signal asks for a graceful stop, a second one forces exit 1."""
+    """SIGTERM and SIGINT handling: the first signal starts a graceful stop, and a second one forces exit 1."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.stop = asyncio.Event()
@@ -119,10 +119,11 @@ async def _shutdown_telemetry(telemetry: Telemetry, timeout_s: float) -> bool:
 async def run_service(settings: Settings, *, telemetry: Telemetry | None = None) -> int:
     """Poll Dify at the configured interval until SIGTERM or SIGINT; return the exit code.
 
-    After the first signal no new poll starts; the poll in flight may finish
-    within ``shutdown_timeout``, then the pipeline exports once more and shuts
-    down, and the exit code is 0. Past the timeout, or on a second signal,
-    the exit code is 1.
+    After the first signal no new poll starts, and the poll in flight may
+    finish. Then the pipeline exports once more and shuts down. The exit code
+    is 0 when all of this ends within ``shutdown_timeout``. It is 1 when the
+    timeout passes first (the poll or the final export is abandoned) or a
+    second signal arrives.
     """
     loop = asyncio.get_running_loop()
     holder = SnapshotHolder()
