@@ -33,7 +33,7 @@ def midnight(day: date) -> str:
 
 @dataclass(frozen=True)
 class HistoryCut:
-    """Where the history window ends and the trailing window starts.
+    """Boundary between the history window and the trailing window.
 
     ``end_day`` is the local date whose midnight closes the history window: the
     history covers ``[count_from, end_day 00:00)`` and the trailing window

@@ -17,7 +17,7 @@ class AppMode(str, enum.Enum):
 
 
 class LoginGeneration(str, enum.Enum):
-    """How a console login hands out its session (see docs/dify-compatibility.md).
+    """Session style of a console login, by Dify release (README.md, "Dify versions").
 
     ``BODY_TOKEN``: Dify 0.9.1 and older, one JWT string in the JSON body.
     ``TOKEN_PAIR``: 0.9.2 to 1.9.1, access and refresh tokens in the JSON body.
@@ -43,7 +43,7 @@ class App:
 
 @dataclass(frozen=True)
 class Workspace:
-    """The workspace (Dify's "tenant") whose apps a client sees."""
+    """The workspace (Dify's "tenant") whose apps a client reads."""
 
     id: str
     name: str
