@@ -94,8 +94,22 @@ RowValue = tuple[str, str | None, Decimal]
 RowReader = Callable[[Mapping[str, Any]], Iterable[RowValue]]
 
 
-def _read_messages(row: Mapping[str, Any]) -> Iterable[RowValue]:
-    return [("dify.app.messages", None, Decimal(_integer(row, "message_count")))]
+def _count(metric: str, field: str) -> RowReader:
+    """Return a reader of one integer field (a number, or a string for workflow tokens)."""
+
+    def read(row: Mapping[str, Any]) -> Iterable[RowValue]:
+        return [(metric, None, Decimal(_integer(row, field)))]
+
+    return read
+
+
+def _measure(metric: str, field: str, divisor: int = 1) -> RowReader:
+    """Return a reader of one float field, divided by ``divisor`` to reach OpenTelemetry's unit."""
+
+    def read(row: Mapping[str, Any]) -> Iterable[RowValue]:
+        return [(metric, None, Decimal(str(_number(row, field))) / divisor)]
+
+    return read
 
 
 def _read_token_costs(row: Mapping[str, Any]) -> Iterable[RowValue]:
@@ -105,42 +119,18 @@ def _read_token_costs(row: Mapping[str, Any]) -> Iterable[RowValue]:
     ]
 
 
-def _read_workflow_runs(row: Mapping[str, Any]) -> Iterable[RowValue]:
-    return [("dify.app.workflow.runs", None, Decimal(_integer(row, "runs")))]
-
-
-def _read_workflow_tokens(row: Mapping[str, Any]) -> Iterable[RowValue]:
-    return [("dify.app.workflow.tokens", None, Decimal(_integer(row, "token_count")))]
-
-
-def _read_conversations(row: Mapping[str, Any]) -> Iterable[RowValue]:
-    return [("dify.app.conversations.active", None, Decimal(_integer(row, "conversation_count")))]
-
-
-def _read_end_users(row: Mapping[str, Any]) -> Iterable[RowValue]:
-    return [("dify.app.end_users.active", None, Decimal(_integer(row, "terminal_count")))]
-
-
-def _read_workflow_end_users(row: Mapping[str, Any]) -> Iterable[RowValue]:
-    return [("dify.app.workflow.end_users.active", None, Decimal(_integer(row, "terminal_count")))]
-
-
-def _read_satisfaction(row: Mapping[str, Any]) -> Iterable[RowValue]:
-    # Dify reports likes per 1000 messages; OpenTelemetry ratios use unit "1".
-    return [("dify.app.satisfaction", None, Decimal(str(_number(row, "rate"))) / 1000)]
-
-
-def _read_interactions(row: Mapping[str, Any]) -> Iterable[RowValue]:
-    return [("dify.app.interactions.per_conversation", None, Decimal(str(_number(row, "interactions"))))]
-
-
-def _read_response_latency(row: Mapping[str, Any]) -> Iterable[RowValue]:
-    # Dify reports milliseconds; OpenTelemetry durations use seconds.
-    return [("dify.app.response.latency", None, Decimal(str(_number(row, "latency"))) / 1000)]
-
-
-def _read_output_token_rate(row: Mapping[str, Any]) -> Iterable[RowValue]:
-    return [("dify.app.output_tokens.rate", None, Decimal(str(_number(row, "tps"))))]
+_read_messages = _count("dify.app.messages", "message_count")
+_read_workflow_runs = _count("dify.app.workflow.runs", "runs")
+_read_workflow_tokens = _count("dify.app.workflow.tokens", "token_count")
+_read_conversations = _count("dify.app.conversations.active", "conversation_count")
+_read_end_users = _count("dify.app.end_users.active", "terminal_count")
+_read_workflow_end_users = _count("dify.app.workflow.end_users.active", "terminal_count")
+# Dify reports likes per 1000 messages; OpenTelemetry ratios use unit "1".
+_read_satisfaction = _measure("dify.app.satisfaction", "rate", divisor=1000)
+_read_interactions = _measure("dify.app.interactions.per_conversation", "interactions")
+# Dify reports milliseconds; OpenTelemetry durations use seconds.
+_read_response_latency = _measure("dify.app.response.latency", "latency", divisor=1000)
+_read_output_token_rate = _measure("dify.app.output_tokens.rate", "tps")
 
 
 @dataclass(frozen=True)
