@@ -1,4 +1,4 @@
-"""What each ``otel-dify`` command does, behind the argument parsing of :mod:`otel_dify.cli`."""
+"""Implementations of the ``otel-dify`` commands, behind the argument parsing of :mod:`otel_dify.cli`."""
 
 from __future__ import annotations
 
@@ -75,7 +75,7 @@ def healthcheck(host: str | None, port: int | None, *, ready: bool) -> int:
 
     host = host or os.environ.get("OTEL_DIFY_HEALTH_HOST") or DEFAULT_HEALTH_HOST
     if host in ("0.0.0.0", "::"):
-        # A server bound to every address still answers on loopback.
+        # A server bound to every address also accepts connections on loopback.
         host = "127.0.0.1"
     if port is None:
         try:

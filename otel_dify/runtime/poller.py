@@ -32,7 +32,7 @@ class Collector(Protocol):
 
 @dataclass(frozen=True)
 class PollSummary:
-    """What one poll did, for the summary log line and the health state."""
+    """Outcome of one poll, for the summary log line and the health state."""
 
     workspaces: int
     workspaces_failed: int
