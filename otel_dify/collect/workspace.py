@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Callable, Protocol
+from functools import partial
+from typing import Any, Awaitable, Callable, Iterator, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from otel_dify.collect.app_filter import AppFilter
@@ -22,6 +22,7 @@ from otel_dify.collect.sources import (
 )
 from otel_dify.collect.totals import MonotonicGuard, ValueKey, add_sums, sum_rows, today_values
 from otel_dify.collect.windows import HistoryCut, history_cut, local_today, midnight
+from otel_dify.concurrency import gather_bounded, pool_size
 from otel_dify.dify.errors import AuthenticationError, DifyError, InvalidResponseError
 from otel_dify.dify.models import App, Profile, Workspace
 
@@ -97,6 +98,8 @@ class CollectionOptions:
     app_filter: AppFilter = AppFilter()
     history_refresh_s: float = 3600.0
     count_from: date | None = None
+    #: The transport's request slots (OTEL_DIFY_MAX_CONCURRENCY, default 4), which size the worker pool.
+    max_concurrency: int = 4
 
 
 class WorkspaceCollector:
@@ -133,7 +136,6 @@ class WorkspaceCollector:
 
     async def poll(self, now_utc: datetime) -> WorkspaceResult:
         """Run one poll. Never raises for a Dify failure: the result says what failed."""
-        errors = 0
         try:
             await self._client.login()
             timezone = await self._refresh_context()
@@ -146,16 +148,19 @@ class WorkspaceCollector:
         cut = history_cut(now_utc, timezone)
         today = local_today(now_utc, timezone)
 
-        tasks = [
-            self._collect_source(figures, source, cut, today)
-            for figures in self._apps.values()
-            for source in sources_for(figures.app.mode, self._options.enabled_metrics)
-        ]
-        outcomes = await asyncio.gather(*tasks)
+        outcomes = await gather_bounded(
+            self._source_jobs(cut, today), workers=pool_size(self._options.max_concurrency)
+        )
         errors = sum(1 for ok in outcomes if not ok)
 
         reason = f"{errors} statistics requests failed" if errors else None
         return self._result(errors=errors, succeeded=errors == 0, reason=reason)
+
+    def _source_jobs(self, cut: HistoryCut, today: date) -> Iterator[Callable[[], Awaitable[bool]]]:
+        """Yield one job per app and source, app by app in listing order, sources in catalog order."""
+        for figures in tuple(self._apps.values()):
+            for source in sources_for(figures.app.mode, self._options.enabled_metrics):
+                yield partial(self._collect_source, figures, source, cut, today)
 
     def _result(self, *, errors: int, succeeded: bool, reason: str | None) -> WorkspaceResult:
         return WorkspaceResult(

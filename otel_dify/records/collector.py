@@ -7,14 +7,14 @@ gathered so far untouched.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from dataclasses import dataclass
-from typing import Awaitable, Callable
+from typing import Awaitable, Callable, Iterator
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from otel_dify.collect.workspace import WorkspaceResult
+from otel_dify.concurrency import gather_bounded, pool_size
 from otel_dify.dify.client import DifyClient
 from otel_dify.dify.errors import AuthenticationError, DifyError, InvalidResponseError
 from otel_dify.dify.models import AppMode
@@ -59,6 +59,8 @@ class RecordOptions:
 
     ``overlap_s`` is re-read before the watermark each poll; ``max_pages``
     bounds the list requests per app and source and poll.
+    ``max_concurrency`` is the transport's request slots
+    (OTEL_DIFY_MAX_CONCURRENCY) and sizes the pool of workers that read apps.
     """
 
     levels: frozenset[Level]
@@ -66,6 +68,7 @@ class RecordOptions:
     max_pages: int = 20
     usage_budget: int = 100
     usage_concurrency: int = 4
+    max_concurrency: int = 4
 
     @property
     def reads_runs(self) -> bool:
@@ -124,33 +127,28 @@ class ConsoleRecordsCollector:
             )
             return contexts
 
-        tasks: list[Awaitable[None]] = []
-        for context in contexts.values():
-            tasks.extend(self._tasks_for(context, now))
-        await asyncio.gather(*tasks)
+        jobs = (job for context in contexts.values() for job in self._jobs_for(context, now))
+        await gather_bounded(jobs, workers=pool_size(self._options.max_concurrency))
         return contexts
 
-    def _tasks_for(self, context: AppContext, now: int) -> list[Awaitable[None]]:
+    def _jobs_for(self, context: AppContext, now: int) -> Iterator[Callable[[], Awaitable[None]]]:
+        """Yield the record jobs of one app: its runs first, then its messages."""
         mode = context.app.mode
-        tasks: list[Awaitable[None]] = []
 
         if self._options.reads_runs and mode == AppMode.WORKFLOW.value:
-            tasks.append(
-                self._guarded(context, WORKFLOW_LOGS_SOURCE, self._runs(context, self._log_source(context), now))
+            yield lambda: self._guarded(
+                context, WORKFLOW_LOGS_SOURCE, self._runs(context, self._log_source(context), now)
             )
         elif self._options.reads_runs and mode == AppMode.ADVANCED_CHAT.value:
             if self.records_client.supports_run_filters():
-                tasks.append(
-                    self._guarded(
-                        context, ADVANCED_CHAT_RUNS_SOURCE, self._runs(context, self._cursor_source(context), now)
-                    )
+                yield lambda: self._guarded(
+                    context, ADVANCED_CHAT_RUNS_SOURCE, self._runs(context, self._cursor_source(context), now)
                 )
             else:
                 self._log_skip_once(context)
 
         if Level.MESSAGES in self._options.levels and mode in _MESSAGE_MODES:
-            tasks.append(self._guarded(context, MESSAGES_SOURCE, self._messages(context, now)))
-        return tasks
+            yield lambda: self._guarded(context, MESSAGES_SOURCE, self._messages(context, now))
 
     def _log_skip_once(self, context: AppContext) -> None:
         # NOTE: before Dify 1.9.2 the run list of an advanced-chat app returns

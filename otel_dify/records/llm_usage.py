@@ -8,11 +8,12 @@ and a burst of runs drains over several polls instead of hitting Dify at once.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import dataclass
+from functools import partial
 from typing import Callable, Mapping
 
+from otel_dify.concurrency import gather_bounded
 from otel_dify.dify.errors import DifyError, InvalidResponseError, NotFoundError
 from otel_dify.dify.records_client import NODE_EXECUTIONS_ENDPOINT, ConsoleRecordsClient
 from otel_dify.records.levels import Level
@@ -61,7 +62,6 @@ async def drain_backlog(
     """
     backlog = recorder.state.backlog
     items = backlog.take(budget, now)
-    semaphore = asyncio.Semaphore(concurrency)
     outcomes: list[str] = []
 
     async def handle(item: BacklogItem) -> None:
@@ -71,28 +71,25 @@ async def drain_backlog(
             outcomes.append(_retry_later(recorder, item, now, reason="the app is not listed in this poll"))
             return
 
-        async with semaphore:
-            recorder.stats.request(Level.LLM_USAGE)
-            try:
-                body = await client.node_executions(item.app_id, item.run_id)
-                usage = parse_node_executions(body)
-            except NotFoundError as error:
-                on_error(context, error)
-                outcomes.append("given_up")
-                return
-            except InvalidRecordError as error:
-                on_error(
-                    context,
-                    InvalidResponseError(str(error), endpoint=NODE_EXECUTIONS_ENDPOINT, app_id=item.app_id, status=200),
-                )
-                outcomes.append(
-                    _retry_later(recorder, item, now, reason="the node executions have an unexpected shape")
-                )
-                return
-            except DifyError as error:
-                on_error(context, error)
-                outcomes.append(_retry_later(recorder, item, now, reason=error.error_type))
-                return
+        recorder.stats.request(Level.LLM_USAGE)
+        try:
+            body = await client.node_executions(item.app_id, item.run_id)
+            usage = parse_node_executions(body)
+        except NotFoundError as error:
+            on_error(context, error)
+            outcomes.append("given_up")
+            return
+        except InvalidRecordError as error:
+            on_error(
+                context,
+                InvalidResponseError(str(error), endpoint=NODE_EXECUTIONS_ENDPOINT, app_id=item.app_id, status=200),
+            )
+            outcomes.append(_retry_later(recorder, item, now, reason="the node executions have an unexpected shape"))
+            return
+        except DifyError as error:
+            on_error(context, error)
+            outcomes.append(_retry_later(recorder, item, now, reason=error.error_type))
+            return
 
         if usage.running and item.attempts + 1 < MAX_ATTEMPTS:
             item.ready_at = now + RUNNING_RETRY_DELAY_S
@@ -102,7 +99,8 @@ async def drain_backlog(
         recorder.count_usage(context, item, usage)
         outcomes.append("read")
 
-    await asyncio.gather(*(handle(item) for item in items))
+    # Each worker sends one request at a time, so the workers bound the requests in flight.
+    await gather_bounded((partial(handle, item) for item in items), workers=concurrency)
     return DrainSummary(
         read=outcomes.count("read"), requeued=outcomes.count("requeued"), given_up=outcomes.count("given_up")
     )

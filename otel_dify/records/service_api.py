@@ -13,13 +13,14 @@ the runs of the workflow apps among them.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from datetime import datetime
-from typing import Awaitable, Callable, Sequence
+from functools import partial
+from typing import Awaitable, Callable, Iterable, Iterator, Sequence
 
 from otel_dify.collect.workspace import AppFigures, WorkspaceResult
+from otel_dify.concurrency import gather_bounded, pool_size
 from otel_dify.dify.errors import AuthenticationError, DifyError, InvalidResponseError
 from otel_dify.dify.models import App, AppMode
 from otel_dify.dify.records_client import SERVICE_INFO_ENDPOINT, SERVICE_WORKFLOW_LOGS_ENDPOINT, ServiceApiClient
@@ -47,6 +48,8 @@ class ServiceApiCollector:
     The result has an empty workspace id, because an app key reveals no
     workspace. Never raises for a Dify failure: an app whose ``/v1/info``
     fails keeps its previous name and mode, or is left out until one succeeds.
+    ``max_concurrency`` is the transport's request slots
+    (OTEL_DIFY_MAX_CONCURRENCY) and sizes the pool of workers that read keys.
     """
 
     def __init__(
@@ -55,10 +58,12 @@ class ServiceApiCollector:
         *,
         on_error: ErrorSink,
         monotonic: Callable[[], float] = time.monotonic,
+        max_concurrency: int = 4,
     ) -> None:
         self.clients = list(clients)
         self._on_error = on_error
         self._monotonic = monotonic
+        self._workers = pool_size(max_concurrency)
         self._apps: dict[str, App] = {}
         self._read_at: dict[str, float] = {}
 
@@ -68,7 +73,9 @@ class ServiceApiCollector:
 
     async def poll(self, now_utc: datetime) -> WorkspaceResult:
         """Read ``/v1/info`` of the keys whose app is unknown or older than an hour; never raises."""
-        outcomes = await asyncio.gather(*(self._refresh(client) for client in self.clients))
+        outcomes = await gather_bounded(
+            (partial(self._refresh, client) for client in self.clients), workers=self._workers
+        )
         errors = sum(1 for ok in outcomes if not ok)
         apps = tuple(
             AppFigures(app=self._apps[client.app_id]) for client in self.clients if client.app_id in self._apps
@@ -128,17 +135,22 @@ class ServiceRecordsCollector:
         if Level.WORKFLOW_RUNS not in self._options.levels:
             return contexts
 
-        tasks: list[Awaitable[None]] = []
-        for context in contexts.values():
+        await gather_bounded(self._jobs(contexts.values(), now), workers=pool_size(self._options.max_concurrency))
+        return contexts
+
+    def _jobs(self, contexts: Iterable[AppContext], now: int) -> Iterator[Callable[[], Awaitable[None]]]:
+        """Yield one run-reading job per workflow app that has a key, in the order of ``contexts``."""
+        for context in contexts:
             client = self._clients.get(context.app.id)
             if client is None:
                 continue
             if context.app.mode != AppMode.WORKFLOW.value:
                 self._log_skip_once(context)
                 continue
-            tasks.append(self._guarded(context, self._runs(context, client, now)))
-        await asyncio.gather(*tasks)
-        return contexts
+            yield partial(self._run_job, context, client, now)
+
+    async def _run_job(self, context: AppContext, client: ServiceApiClient, now: int) -> None:
+        await self._guarded(context, self._runs(context, client, now))
 
     def _log_skip_once(self, context: AppContext) -> None:
         if context.app.id in self._skip_logged:
