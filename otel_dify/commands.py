@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import sys
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
 
-from otel_dify.config import ConfigError, Settings, load_settings
 from otel_dify.logs import configure_logging, register_secret
+
+if TYPE_CHECKING:
+    from otel_dify.config import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -20,6 +21,10 @@ DEFAULT_HEALTH_PORT = 8890
 
 def _load(environ: Mapping[str, str] | None = None) -> Settings | None:
     """Load the settings, or print every problem to stderr and return None."""
+    # Imported here because the configuration loads pydantic and pydantic-settings
+    # (about 11 MB), which the health probe, run every few seconds, does not need.
+    from otel_dify.config import ConfigError, load_settings
+
     try:
         return load_settings(environ)
     except ConfigError as error:
@@ -95,6 +100,9 @@ def demo(*, profile: str, seed: int, otlp: bool, interval_s: float) -> int:
 
 
 def _run_async(coroutine) -> int:
+    # asyncio loads ssl (about 9 MB), which the health probe does not need.
+    import asyncio
+
     try:
         return asyncio.run(coroutine)
     except KeyboardInterrupt:

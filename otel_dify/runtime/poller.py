@@ -7,15 +7,16 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Callable, Protocol, Sequence
+from typing import TYPE_CHECKING, Callable, Protocol, Sequence
 
 from otel_dify.catalog import ATTR_WORKSPACE_ID
 from otel_dify.collect.points import build_snapshot
 from otel_dify.collect.workspace import WorkspaceResult
-from otel_dify.records.points import merge_points
-from otel_dify.records.runtime import RecordsRuntime
 from otel_dify.runtime.self_stats import SelfStats
 from otel_dify.snapshot import SnapshotHolder
+
+if TYPE_CHECKING:
+    from otel_dify.records.runtime import RecordsRuntime
 
 logger = logging.getLogger(__name__)
 
@@ -98,6 +99,9 @@ class Poller:
 
         snapshot = build_snapshot(self._results.values(), self._stats, self._enabled_metrics)
         if self._records is not None:
+            # Imported here because a process without record collection never loads the record modules.
+            from otel_dify.records.points import merge_points
+
             snapshot = merge_points(snapshot, self._records.points(self._enabled_metrics))
         self._holder.replace(snapshot)
 

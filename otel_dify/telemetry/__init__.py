@@ -5,7 +5,8 @@ The poll loop fills a :class:`~otel_dify.snapshot.SnapshotHolder`;
 them over OTLP (gRPC or HTTP/protobuf) or to the console.
 """
 
-from otel_dify.telemetry.console import ConsoleLineExporter
+from typing import TYPE_CHECKING, Any
+
 from otel_dify.telemetry.exporters import (
     DEFAULT_PROTOCOL,
     PROTOCOL_GRPC,
@@ -16,6 +17,9 @@ from otel_dify.telemetry.exporters import (
 from otel_dify.telemetry.factory import TelemetrySettings, create_telemetry
 from otel_dify.telemetry.pipeline import POLL_DURATION_METRIC, Telemetry
 from otel_dify.telemetry.resource import DEFAULT_SERVICE_NAME, build_resource
+
+if TYPE_CHECKING:
+    from otel_dify.telemetry.console import ConsoleLineExporter
 
 __all__ = [
     "ConsoleLineExporter",
@@ -31,3 +35,13 @@ __all__ = [
     "create_telemetry",
     "resolve_protocol",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # The console exporter serves only ``otel-dify once --console``, so
+    # ``otel-dify run`` does not import its module.
+    if name == "ConsoleLineExporter":
+        from otel_dify.telemetry.console import ConsoleLineExporter
+
+        return ConsoleLineExporter
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -13,7 +13,6 @@ from opentelemetry.sdk.environment_variables import (
 from opentelemetry.sdk.metrics.export import MetricExporter
 
 from otel_dify.config import ConfigError, Problem
-from otel_dify.telemetry.console import ConsoleLineExporter
 
 logger = logging.getLogger(__name__)
 
@@ -84,6 +83,8 @@ def build_exporter(
     from ``os.environ`` itself when it is created.
     """
     if console:
+        from otel_dify.telemetry.console import ConsoleLineExporter
+
         return ConsoleLineExporter(console_stream)
 
     protocol = resolve_protocol(environ)
