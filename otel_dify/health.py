@@ -10,19 +10,27 @@ last success is younger than ``3 * poll_interval_s``. A Dify that cannot be
 reached, or rejects the credentials, thus makes the exporter not ready
 without making it dead: restarting it would not help.
 
-Both return a small JSON object, with 503 when the check fails. Any other
-path returns 404.
+Both return a small JSON object, with 503 when the check fails, to GET and
+HEAD. Any other path returns 404, and another method 405. Each response
+closes its connection; see :mod:`otel_dify.runtime.http_server` for the
+limits on the request.
 """
 
 from __future__ import annotations
 
 import http.client
+import json
 import logging
 import time
 from dataclasses import dataclass
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
-from aiohttp import web
+if TYPE_CHECKING:
+    from otel_dify.runtime.http_server import HttpResponse
+
+# The server module is imported by HealthServer only: it loads asyncio and
+# with it ssl (about 9 MB), which the probe of ``otel-dify healthcheck`` does
+# not need.
 
 logger = logging.getLogger(__name__)
 
@@ -32,8 +40,7 @@ MIN_LIVENESS_WINDOW_S = 60.0
 HEALTHZ_PATH = "/healthz"
 READYZ_PATH = "/readyz"
 
-# Health requests are tiny, so stopping waits only briefly for one in flight.
-_SHUTDOWN_TIMEOUT_S = 2.0
+JSON_CONTENT_TYPE = "application/json; charset=utf-8"
 
 # Addresses a server binds to but a client cannot connect to, and the
 # loopback address that reaches such a server from the same host.
@@ -119,28 +126,46 @@ def check_readiness(state: HealthState, now: float) -> HealthReport:
 
 
 class HealthServer:
-    """An aiohttp server for ``/healthz`` and ``/readyz``.
+    """A server for ``/healthz`` and ``/readyz`` (see :class:`SmallHttpServer`).
 
     ``port`` 0 binds a free port; :attr:`port` returns the bound one after
-    :meth:`start`. Access logging is off because probes arrive every few
-    seconds.
+    :meth:`start`. It logs no access lines, because probes arrive every few
+    seconds. ``read_timeout_s`` and ``max_head_bytes`` bound each request.
     """
 
-    def __init__(self, host: str, port: int, state: HealthState, *, clock: Clock = time.monotonic) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        state: HealthState,
+        *,
+        clock: Clock = time.monotonic,
+        read_timeout_s: float = 5.0,
+        max_head_bytes: int = 8192,
+    ) -> None:
+        from otel_dify.runtime.http_server import SmallHttpServer
+
         self._host = host
         self._requested_port = port
         self._state = state
         self._clock = clock
-        self._runner: web.AppRunner | None = None
-        self._port: int | None = None
+        self._http = SmallHttpServer(
+            host,
+            port,
+            {HEALTHZ_PATH: self._healthz, READYZ_PATH: self._readyz},
+            name="health server",
+            read_timeout_s=read_timeout_s,
+            max_head_bytes=max_head_bytes,
+        )
         self._started: float | None = None
+        self._running = False
 
     @property
     def port(self) -> int:
         """The bound TCP port. Raises RuntimeError before :meth:`start`."""
-        if self._port is None:
+        if not self._running:
             raise RuntimeError("health server is not started; call start() first")
-        return self._port
+        return self._http.port
 
     async def start(self) -> None:
         """Bind and start serving.
@@ -148,53 +173,47 @@ class HealthServer:
         Raises RuntimeError when already started and OSError when the address
         cannot be bound (for example, the port is in use).
         """
-        if self._runner is not None:
+        if self._running:
             raise RuntimeError("health server is already started")
-
-        app = web.Application()
-        app.router.add_get(HEALTHZ_PATH, self._handle_healthz)
-        app.router.add_get(READYZ_PATH, self._handle_readyz)
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=_SHUTDOWN_TIMEOUT_S)
-        await runner.setup()
 
         # Set before the socket opens, because a probe may arrive at once.
         self._started = self._clock()
 
         try:
-            await web.TCPSite(runner, self._host, self._requested_port).start()
+            await self._http.start()
         except OSError as error:
-            await runner.cleanup()
             logger.error(
                 "health server could not bind",
                 extra={"host": self._host, "port": self._requested_port, "error_type": type(error).__name__},
             )
             raise
 
-        self._runner = runner
-        self._port = int(runner.addresses[0][1])
-        logger.info("health server started", extra={"host": self._host, "port": self._port})
+        self._running = True
+        logger.info("health server started", extra={"host": self._host, "port": self._http.port})
 
     async def stop(self) -> None:
         """Stop serving. Does nothing when not started or already stopped."""
-        if self._runner is None:
+        if not self._running:
             return
 
-        runner, self._runner = self._runner, None
-        await runner.cleanup()
-        logger.info("health server stopped", extra={"host": self._host, "port": self._port})
-        self._port = None
+        port = self._http.port
+        self._running = False
+        await self._http.stop()
+        logger.info("health server stopped", extra={"host": self._host, "port": port})
 
-    async def _handle_healthz(self, request: web.Request) -> web.Response:
+    def _healthz(self) -> HttpResponse:
         now = self._clock()
         started = self._started if self._started is not None else now
         return _json_response(check_liveness(self._state, now, started))
 
-    async def _handle_readyz(self, request: web.Request) -> web.Response:
+    def _readyz(self) -> HttpResponse:
         return _json_response(check_readiness(self._state, self._clock()))
 
 
-def _json_response(report: HealthReport) -> web.Response:
-    return web.json_response(report.body, status=report.status_code)
+def _json_response(report: HealthReport) -> HttpResponse:
+    from otel_dify.runtime.http_server import HttpResponse
+
+    return HttpResponse(report.status_code, json.dumps(report.body).encode(), JSON_CONTENT_TYPE)
 
 
 def probe(host: str, port: int, timeout_s: float = 3.0, path: str = HEALTHZ_PATH) -> int:

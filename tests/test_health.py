@@ -192,6 +192,32 @@ async def test_server_readyz_follows_state(served) -> None:
     assert stale_status == 503
 
 
+async def test_server_closes_after_response(served) -> None:
+    server, _, _, _ = served
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    writer.write(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+
+    # read() returns only once the server has closed the connection.
+    raw = await asyncio.wait_for(reader.read(), 5.0)
+    writer.close()
+
+    head, _, body = raw.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert b"\r\nConnection: close" in head
+    assert b"\r\nContent-Type: application/json; charset=utf-8" in head
+    assert body == b'{"status": "ok"}'
+
+
+async def test_server_head_healthz(served) -> None:
+    _, _, _, session = served
+
+    async with session.head("/healthz") as response:
+        body = await response.read()
+
+    assert response.status == 200
+    assert body == b""
+
+
 async def test_server_unknown_path(served) -> None:
     _, _, _, session = served
 

@@ -1,1 +1,1 @@
-"""The running service: poll schedule, exporter self-statistics, shutdown."""
+"""The running service: poll schedule, exporter self-statistics, health HTTP server, shutdown."""
