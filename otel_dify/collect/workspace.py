@@ -80,7 +80,12 @@ class AppFigures:
 
 @dataclass(frozen=True)
 class WorkspaceResult:
-    """The outcome of one poll of one workspace."""
+    """The outcome of one poll of one workspace.
+
+    ``timezone`` is the account timezone this poll used for its days, or None
+    when the poll failed before it had a valid one. Record collection reuses
+    it, so a poll reads the account profile only once.
+    """
 
     workspace_id: str
     workspace_name: str | None
@@ -88,6 +93,7 @@ class WorkspaceResult:
     errors: int
     succeeded: bool
     reason: str | None = None
+    timezone: ZoneInfo | None = None
 
 
 @dataclass(frozen=True)
@@ -136,13 +142,16 @@ class WorkspaceCollector:
 
     async def poll(self, now_utc: datetime) -> WorkspaceResult:
         """Run one poll. Never raises for a Dify failure: the result says what failed."""
+        timezone: ZoneInfo | None = None
         try:
             await self._client.login()
             timezone = await self._refresh_context()
             apps = await self._client.list_apps()
         except DifyError as error:
             self._report(error, "poll of the workspace failed")
-            return self._result(errors=1, succeeded=False, reason=f"{error.error_type}: {error.message}")
+            return self._result(
+                errors=1, succeeded=False, reason=f"{error.error_type}: {error.message}", timezone=timezone
+            )
 
         self._update_apps(apps)
         cut = history_cut(now_utc, timezone)
@@ -154,7 +163,7 @@ class WorkspaceCollector:
         errors = sum(1 for ok in outcomes if not ok)
 
         reason = f"{errors} statistics requests failed" if errors else None
-        return self._result(errors=errors, succeeded=errors == 0, reason=reason)
+        return self._result(errors=errors, succeeded=errors == 0, reason=reason, timezone=timezone)
 
     def _source_jobs(self, cut: HistoryCut, today: date) -> Iterator[Callable[[], Awaitable[bool]]]:
         """Yield one job per app and source, app by app in listing order, sources in catalog order."""
@@ -162,7 +171,9 @@ class WorkspaceCollector:
             for source in sources_for(figures.app.mode, self._options.enabled_metrics):
                 yield partial(self._collect_source, figures, source, cut, today)
 
-    def _result(self, *, errors: int, succeeded: bool, reason: str | None) -> WorkspaceResult:
+    def _result(
+        self, *, errors: int, succeeded: bool, reason: str | None, timezone: ZoneInfo | None
+    ) -> WorkspaceResult:
         return WorkspaceResult(
             workspace_id=self.workspace_id or "",
             workspace_name=self._workspace.name if self._workspace else None,
@@ -170,6 +181,7 @@ class WorkspaceCollector:
             errors=errors,
             succeeded=succeeded,
             reason=reason,
+            timezone=timezone,
         )
 
     async def _refresh_context(self) -> ZoneInfo:

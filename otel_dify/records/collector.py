@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from typing import Awaitable, Callable, Iterator
+from typing import Awaitable, Callable, Iterable, Iterator
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from otel_dify.collect.workspace import WorkspaceResult
@@ -79,8 +79,10 @@ class RecordOptions:
 class ConsoleRecordsCollector:
     """Reads the records of the apps one workspace poll listed.
 
-    ``monotonic`` times the refresh of the account time zone, which the
-    message level needs for its ``start`` filter.
+    The message level needs the account time zone for its ``start`` filter.
+    It takes it from the workspace poll's result, and reads the profile itself
+    only when that result has none and its own copy is older than
+    :data:`TIMEZONE_REFRESH_S` by ``monotonic``.
     """
 
     def __init__(
@@ -127,12 +129,15 @@ class ConsoleRecordsCollector:
             )
             return contexts
 
-        jobs = (job for context in contexts.values() for job in self._jobs_for(context, now))
+        zone = await self._message_zone(result, contexts.values())
+        jobs = (job for context in contexts.values() for job in self._jobs_for(context, now, zone))
         await gather_bounded(jobs, workers=pool_size(self._options.max_concurrency))
         return contexts
 
-    def _jobs_for(self, context: AppContext, now: int) -> Iterator[Callable[[], Awaitable[None]]]:
-        """Yield the record jobs of one app: its runs first, then its messages."""
+    def _jobs_for(
+        self, context: AppContext, now: int, zone: ZoneInfo | None
+    ) -> Iterator[Callable[[], Awaitable[None]]]:
+        """Yield the record jobs of one app: its runs first, then its messages when ``zone`` is known."""
         mode = context.app.mode
 
         if self._options.reads_runs and mode == AppMode.WORKFLOW.value:
@@ -147,8 +152,11 @@ class ConsoleRecordsCollector:
             else:
                 self._log_skip_once(context)
 
-        if Level.MESSAGES in self._options.levels and mode in _MESSAGE_MODES:
-            yield lambda: self._guarded(context, MESSAGES_SOURCE, self._messages(context, now))
+        if zone is not None and self._reads_messages(context):
+            yield lambda: self._guarded(context, MESSAGES_SOURCE, self._messages(context, now, zone))
+
+    def _reads_messages(self, context: AppContext) -> bool:
+        return Level.MESSAGES in self._options.levels and context.app.mode in _MESSAGE_MODES
 
     def _log_skip_once(self, context: AppContext) -> None:
         # NOTE: before Dify 1.9.2 the run list of an advanced-chat app returns
@@ -210,10 +218,9 @@ class ConsoleRecordsCollector:
             overlap_s=self._options.overlap_s,
         )
 
-    async def _messages(self, context: AppContext, now: int) -> None:
+    async def _messages(self, context: AppContext, now: int, zone: ZoneInfo) -> None:
         state = self._recorder.state
         assert state.started_at is not None
-        zone = await self._account_zone()
         cursor = state.cursor(context.app.id, MESSAGES_SOURCE)
         window = Window.for_cursor(cursor, floor=state.started_at, overlap_s=self._options.overlap_s, now=now)
 
@@ -238,7 +245,30 @@ class ConsoleRecordsCollector:
             context, message.workflow_run_id, None, ready_at=message.created_at + self._options.overlap_s
         )
 
+    async def _message_zone(self, result: WorkspaceResult, contexts: Iterable[AppContext]) -> ZoneInfo | None:
+        """Return the account time zone for this poll's message reads, or None when none is needed or known.
+
+        Called once per poll, before any app is read, so that the apps share
+        one zone and at most one profile request. A failed read is logged and
+        counted once, and the message level then skips this poll.
+        """
+        if not any(self._reads_messages(context) for context in contexts):
+            return None
+
+        if result.timezone is not None:
+            # The workspace poll has just read or confirmed it.
+            self._zone = result.timezone
+            self._zone_read_at = self._monotonic()
+            return result.timezone
+
+        try:
+            return await self._account_zone()
+        except DifyError as error:
+            self._report(error, "record collection of messages skipped: no account time zone", result.workspace_id)
+            return None
+
     async def _account_zone(self) -> ZoneInfo:
+        """Return the cached account time zone, reading the profile when it is unknown or too old."""
         now = self._monotonic()
         if self._zone is None or now - self._zone_read_at >= TIMEZONE_REFRESH_S:
             profile = await self._client.get_profile()

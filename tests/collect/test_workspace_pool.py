@@ -121,3 +121,12 @@ async def test_poll_failure_counted_per_request() -> None:
     assert result.errors == failed_sources
     assert len(errors) == failed_sources
     assert {app.app.id for app in result.apps} == {app.id for app in apps}
+
+
+async def test_poll_result_carries_timezone() -> None:
+    collector = WorkspaceCollector(CountingClient(chat_apps(1)), CollectionOptions(enabled_metrics=ENABLED))
+
+    result = await collector.poll(NOW)
+
+    assert result.timezone is not None
+    assert result.timezone.key == "UTC"
