@@ -116,6 +116,7 @@ def collection_options(settings: Settings) -> CollectionOptions:
         ),
         history_refresh_s=settings.history_refresh_interval,
         count_from=settings.count_from,
+        max_concurrency=settings.max_concurrency,
     )
 
 
