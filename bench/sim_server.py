@@ -9,7 +9,9 @@ on 127.0.0.1 and prints one JSON line on stdout when it is ready::
 It then serves until SIGINT or SIGTERM. The benchmark runs it in its own
 process so that the exporter's CPU figures do not include the simulator's
 work, and serves repeated statistics requests from a cache unless
-``--no-cache`` is given (see :class:`StatisticsCache`).
+``--no-cache`` is given (see :class:`StatisticsCache`). The control routes
+of ``bench/control.py`` add workflow runs and report the server's own
+time per request.
 """
 
 from __future__ import annotations
@@ -20,37 +22,70 @@ import json
 import logging
 import signal
 import sys
+import time
 from typing import Awaitable, Callable
 
 from aiohttp import web
 
 from otel_dify.simulator import Dataset, DifySimulator, SimClock
 
+from bench.control import CONTROL_PREFIX, ServerTime, register_control_routes
 from bench.sizes import apps_per_mode
+from bench.traffic import RunTraffic
 
 logger = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-Middleware = Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]
-
-
-def latency_middleware(
-    latency_s: float, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
-) -> Middleware:
-    """Return an aiohttp middleware that waits ``latency_s`` seconds before each request's handler.
+class LatencyMiddleware:
+    """An aiohttp middleware that waits ``latency_s`` seconds before each request's handler and times the handler.
 
     The wait is an ``asyncio.sleep``, so concurrent requests wait in
-    parallel, as on a server with enough workers. Tests pass their own ``sleep``.
+    parallel, as on a server with enough workers. ``latency_s`` 0 adds no
+    wait. The handler time of a request is the wall time from the start of
+    the inner handlers (the statistics cache and the simulator) to their
+    response, on ``clock`` (seconds). :meth:`totals` sums it over the
+    requests served. Paths under ``CONTROL_PREFIX`` are neither delayed nor
+    timed. Tests pass their own ``sleep`` and ``clock``.
+
+    NOTE: the handler time leaves out the work aiohttp does outside the
+    handlers (parsing the request, writing the response), and a handler
+    that awaits also counts the time other requests run meanwhile. The
+    simulator's handlers await nothing but a JSON request body, which only
+    the login, token refresh and timezone requests read.
     """
 
-    @web.middleware
-    async def add_latency(request: web.Request, handler: Handler) -> web.StreamResponse:
-        await sleep(latency_s)
-        return await handler(request)
+    def __init__(
+        self,
+        latency_s: float,
+        *,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        self.latency_s = latency_s
+        self._sleep = sleep
+        self._clock = clock
+        self._requests = 0
+        self._handler_s = 0.0
 
-    return add_latency
+    def totals(self) -> ServerTime:
+        """Return the requests timed so far, their handler seconds in all, and this process's CPU seconds."""
+        return ServerTime(requests=self._requests, handler_s=self._handler_s, cpu_s=time.process_time())
+
+    @web.middleware
+    async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.path.startswith(CONTROL_PREFIX):
+            return await handler(request)
+
+        if self.latency_s > 0:
+            await self._sleep(self.latency_s)
+        started = self._clock()
+        try:
+            return await handler(request)
+        finally:
+            self._handler_s += self._clock() - started
+            self._requests += 1
 
 
 class StatisticsCache:
@@ -62,11 +97,15 @@ class StatisticsCache:
     machine, and that CPU time would add to the exporter's poll time and slow
     the exporter's process down. The generated records all lie before the
     simulator's start, so a response depends only on the path and the query
-    (which contains the local day), and a cached copy stays correct. Only
-    ``GET`` responses with status 200 from ``/statistics/`` paths are kept.
+    (which contains the local day), and a cached copy stays correct until
+    runs are added through the control route. Only ``GET`` responses with
+    status 200 from ``/statistics/`` paths are kept.
 
     NOTE: a cache hit skips the simulator's authentication check, so the
-    cache suits a well-behaved exporter only, which the benchmark runs.
+    cache suits a well-behaved exporter only, which the benchmark runs. After
+    runs are added, the cache goes on serving today's statistics without
+    them. The benchmark adds runs only in its last run on a simulator, the
+    records run, which turns the statistics metrics off.
     """
 
     def __init__(self) -> None:
@@ -104,17 +143,19 @@ def build_simulator(apps: int, *, seed: int, days: int, token_ttl_s: int) -> Dif
 
 
 def build_app(simulator: DifySimulator, *, latency_s: float, cache: bool) -> web.Application:
-    """Return the simulator's aiohttp application with the benchmark's middlewares outside its own.
+    """Return the simulator's aiohttp application with the benchmark's middlewares and control routes.
 
     The latency middleware is the outermost one, so cached and error
-    responses wait too. ``latency_s`` 0 adds no middleware.
+    responses wait too, and its handler time includes the cache's work.
+    ``latency_s`` 0 adds no wait, but the middleware still times requests.
     """
     app = simulator.make_app()
+    latency = LatencyMiddleware(latency_s)
     # The first middleware in the list is the outermost one.
     if cache:
         app.middlewares.insert(0, StatisticsCache().middleware)
-    if latency_s > 0:
-        app.middlewares.insert(0, latency_middleware(latency_s))
+    app.middlewares.insert(0, latency.middleware)
+    register_control_routes(app, RunTraffic(simulator).add, latency.totals)
     return app
 
 

@@ -1,7 +1,9 @@
+import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from bench.sim_server import StatisticsCache, build_app, build_simulator, latency_middleware
+from bench.control import ADD_RUNS_PATH, SERVER_TIME_PATH
+from bench.sim_server import LatencyMiddleware, StatisticsCache, build_app, build_simulator
 
 STATISTICS_PATH = "/console/api/apps/5b0c2f1e-0000-4000-8000-000000000001/statistics/daily-messages"
 
@@ -26,6 +28,22 @@ async def client_for(app: web.Application) -> TestClient:
     return client
 
 
+class SteppingClock:
+    """A clock that moves ``step`` seconds at each read."""
+
+    def __init__(self, step: float) -> None:
+        self.now = 100.0
+        self.step = step
+
+    def __call__(self) -> float:
+        self.now += self.step
+        return self.now
+
+
+async def no_wait(seconds: float) -> None:
+    pass
+
+
 async def test_latency_middleware_waits_first():
     waits: list[float] = []
     handler = CountingHandler()
@@ -34,7 +52,8 @@ async def test_latency_middleware_waits_first():
         assert handler.calls == 0, "the wait must come before the handler"
         waits.append(seconds)
 
-    app = web.Application(middlewares=[latency_middleware(0.25, sleep=record_wait)])
+    latency = LatencyMiddleware(0.25, sleep=record_wait)
+    app = web.Application(middlewares=[latency.middleware])
     app.router.add_get("/x", handler.handle)
     client = await client_for(app)
     try:
@@ -45,6 +64,66 @@ async def test_latency_middleware_waits_first():
     assert response.status == 200
     assert waits == [0.25]
     assert handler.calls == 1
+
+
+async def test_latency_middleware_times_handler():
+    # Each clock read moves 2 ms: one read at the handler's start, one at its end.
+    latency = LatencyMiddleware(0.01, sleep=no_wait, clock=SteppingClock(0.002))
+    handler = CountingHandler(status=404)
+    app = web.Application(middlewares=[latency.middleware])
+    app.router.add_get("/x", handler.handle)
+    client = await client_for(app)
+    try:
+        await client.get("/x")
+        await client.get("/x")
+    finally:
+        await client.close()
+
+    totals = latency.totals()
+    assert totals.requests == 2
+    assert totals.handler_s == pytest.approx(0.004)
+    assert totals.cpu_s > 0
+
+
+async def test_latency_middleware_skips_control_paths():
+    waits: list[float] = []
+
+    async def record_wait(seconds: float) -> None:
+        waits.append(seconds)
+
+    latency = LatencyMiddleware(0.25, sleep=record_wait)
+    handler = CountingHandler()
+    app = web.Application(middlewares=[latency.middleware])
+    app.router.add_get("/bench/anything", handler.handle)
+    client = await client_for(app)
+    try:
+        response = await client.get("/bench/anything")
+    finally:
+        await client.close()
+
+    assert response.status == 200
+    assert waits == []
+    assert latency.totals().requests == 0
+
+
+async def test_latency_middleware_zero_no_wait():
+    waits: list[float] = []
+
+    async def record_wait(seconds: float) -> None:
+        waits.append(seconds)
+
+    latency = LatencyMiddleware(0.0, sleep=record_wait)
+    handler = CountingHandler()
+    app = web.Application(middlewares=[latency.middleware])
+    app.router.add_get("/x", handler.handle)
+    client = await client_for(app)
+    try:
+        await client.get("/x")
+    finally:
+        await client.close()
+
+    assert waits == []
+    assert latency.totals().requests == 1
 
 
 async def test_statistics_cache_serves_repeat():
@@ -119,9 +198,73 @@ def test_build_app_adds_middlewares():
     simulator = build_simulator(5, seed=1, days=2, token_ttl_s=3600)
     plain = len(simulator.make_app().middlewares)
 
-    assert len(build_app(simulator, latency_s=0.0, cache=False).middlewares) == plain
-    assert len(build_app(simulator, latency_s=0.0, cache=True).middlewares) == plain + 1
+    # The latency middleware is always there, because it also times requests.
+    assert len(build_app(simulator, latency_s=0.0, cache=False).middlewares) == plain + 1
+    assert len(build_app(simulator, latency_s=0.0, cache=True).middlewares) == plain + 2
     assert len(build_app(simulator, latency_s=0.01, cache=True).middlewares) == plain + 2
+
+
+async def test_control_route_adds_runs():
+    simulator = build_simulator(10, seed=1, days=2, token_ttl_s=3600)
+    runs_before = sum(len(records.workflow_runs) for records in simulator.dataset.records.values())
+    client = await client_for(build_app(simulator, latency_s=0.0, cache=False))
+    try:
+        response = await client.post(ADD_RUNS_PATH, json={"runs": 6})
+        body = await response.json()
+    finally:
+        await client.close()
+
+    runs_after = sum(len(records.workflow_runs) for records in simulator.dataset.records.values())
+    assert response.status == 200
+    assert body["runs"] == 6
+    assert runs_after - runs_before == 6
+    # Six runs cycle through 2, 3 and 4 LLM nodes twice.
+    assert body["llm_calls"] == 18
+    assert body["input_tokens"] > 0
+    assert body["output_tokens"] > 0
+
+
+@pytest.mark.parametrize("payload", [{"runs": -1}, {"runs": "5"}, {"runs": True}, {"count": 5}, [5], {"runs": 10**6}])
+async def test_control_route_rejects_invalid(payload):
+    simulator = build_simulator(5, seed=1, days=2, token_ttl_s=3600)
+    client = await client_for(build_app(simulator, latency_s=0.0, cache=False))
+    try:
+        response = await client.post(ADD_RUNS_PATH, json=payload)
+        body = await response.json()
+    finally:
+        await client.close()
+
+    assert response.status == 400
+    assert "runs must be an integer" in body["error"]
+
+
+async def test_control_route_rejects_non_json():
+    simulator = build_simulator(5, seed=1, days=2, token_ttl_s=3600)
+    client = await client_for(build_app(simulator, latency_s=0.0, cache=False))
+    try:
+        response = await client.post(ADD_RUNS_PATH, data=b"runs=5")
+    finally:
+        await client.close()
+
+    assert response.status == 400
+
+
+async def test_server_time_counts_dify_requests():
+    simulator = build_simulator(5, seed=1, days=2, token_ttl_s=3600)
+    client = await client_for(build_app(simulator, latency_s=0.0, cache=False))
+    try:
+        await client.get("/console/api/setup")
+        await client.get("/console/api/apps")
+        await client.post(ADD_RUNS_PATH, json={"runs": 1})
+        response = await client.get(SERVER_TIME_PATH)
+        body = await response.json()
+    finally:
+        await client.close()
+
+    # The control requests are neither delayed nor counted.
+    assert body["requests"] == 2
+    assert body["handler_s"] > 0
+    assert body["cpu_s"] > 0
 
 
 def test_build_simulator_generates_apps():
