@@ -2,7 +2,8 @@
 
 Each figure is one measured value for one app count. A figure with a target
 gets PASS or MISS, and one without a target is shown for information. A
-figure that could not be measured shows the reason instead of a value.
+figure that could not be measured shows the reason instead of a value, and
+one whose own consistency check failed shows FAIL and the reason.
 """
 
 from __future__ import annotations
@@ -37,7 +38,12 @@ GROWTH_TARGET = Target("<= 2 %", lambda value: value <= 2.0)
 
 @dataclass(frozen=True)
 class Figure:
-    """One row of the table. ``value`` is None when the figure was not measured, and ``note`` gives the reason."""
+    """One row of the table.
+
+    ``value`` is None when the figure was not measured, and ``note`` gives
+    the reason. ``failure`` is the reason the measured value cannot be
+    trusted, such as counts that do not match; the row then shows FAIL.
+    """
 
     apps: int
     name: str
@@ -45,14 +51,26 @@ class Figure:
     text: str
     target: Target | None = None
     note: str = ""
+    failure: str = ""
 
     @property
     def result(self) -> str:
         if self.value is None:
             return "n/a"
+        if self.failure:
+            return "FAIL"
         if self.target is None:
             return "-"
         return "PASS" if self.target.met(self.value) else "MISS"
+
+    @property
+    def shown_text(self) -> str:
+        """The value column: the text, the failure after it, or the reason when not measured."""
+        if self.value is None:
+            return f"not measured: {self.note}"
+        if self.failure:
+            return f"{self.text}; check failed: {self.failure}"
+        return self.text
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -63,6 +81,7 @@ class Figure:
             "target": self.target.text if self.target else None,
             "result": self.result,
             "note": self.note,
+            "failure": self.failure,
         }
 
 
@@ -74,7 +93,9 @@ def timed_figures(result: dict[str, Any], *, latency_ms: float, concurrency: int
     """Return the request, wall-time and CPU figures of a ``timed`` worker result.
 
     Needs at least one steady-state poll. The ideal wall time of a poll is its
-    requests × the added latency ÷ the maximum concurrency.
+    requests × the added latency ÷ the maximum concurrency. The second wall
+    time ratio adds the simulator's measured handler time per request to the
+    latency. A result without server times gets no second ratio.
     """
     apps = result["apps"]
     polls = result["polls"]
@@ -105,9 +126,34 @@ def timed_figures(result: dict[str, Any], *, latency_ms: float, concurrency: int
                f"{statistics.fmean(wall_ratios):.2f} ({statistics.fmean(poll['duration_s'] for poll in steady):.3f} s"
                f" vs {statistics.fmean(ideal_s):.3f} s{load})",
                WALL_RATIO_TARGET),
+        *_server_time_figures(apps, steady, requests, latency_ms=latency_ms, concurrency=concurrency),
         Figure(apps, "CPU per poll per app", cpu_ms_per_app,
                f"{cpu_ms_per_app:.2f} ms (of which export {export_ms_per_app:.2f} ms)", CPU_TARGET),
     ]
+
+
+def _server_time_figures(
+    apps: int, steady: Sequence[dict[str, Any]], requests: Sequence[int], *, latency_ms: float, concurrency: int
+) -> list[Figure]:
+    """Return the wall time ratio against requests × (latency + measured handler time) ÷ concurrency."""
+    if any(not poll.get("server_requests") for poll in steady):
+        return []
+
+    handler_s = [poll["server_handler_s"] / poll["server_requests"] for poll in steady]
+    ideal_s = [count * (latency_ms / 1000 + handler) / concurrency for count, handler in zip(requests, handler_s)]
+    ratios = [poll["duration_s"] / ideal for poll, ideal in zip(steady, ideal_s)]
+    ratio = statistics.fmean(ratios)
+    text = (
+        f"{ratio:.2f} ({statistics.fmean(poll['duration_s'] for poll in steady):.3f} s"
+        f" vs {statistics.fmean(ideal_s):.3f} s; server handler {statistics.fmean(handler_s) * 1000:.2f} ms"
+        f" per request + {latency_ms:g} ms latency"
+    )
+    if all("server_cpu_s" in poll for poll in steady):
+        # The simulator's CPU time is not in the ideal: it shows what the handler time leaves out.
+        cpu_ms = sum(poll["server_cpu_s"] for poll in steady) / sum(poll["server_requests"] for poll in steady) * 1000
+        text += f"; simulator CPU {cpu_ms:.2f} ms per request"
+    text += ")"
+    return [Figure(apps, "poll wall time / ideal with measured server time", ratio, text, WALL_RATIO_TARGET)]
 
 
 def _kinds_text(steady: Sequence[dict[str, Any]]) -> str:
@@ -177,13 +223,13 @@ def startup_figures(apps: int, times: StartupTimes, *, protocol: str) -> list[Fi
 
 
 def render_table(figures: Sequence[Figure]) -> str:
-    """Return the figures as one Markdown table; a figure that was not measured shows its reason."""
+    """Return the figures as one Markdown table; a figure not measured or failed shows its reason."""
     header = ("apps", "figure", "value", "target", "result")
     rows = [
         (
             str(figure.apps),
             figure.name,
-            figure.text if figure.value is not None else f"not measured: {figure.note}",
+            figure.shown_text,
             figure.target.text if figure.target else "-",
             figure.result,
         )

@@ -31,6 +31,9 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 #: exporter's default OTEL_DIFY_SHUTDOWN_TIMEOUT of 30 s.
 STOP_TIMEOUT_S = 40.0
 
+#: Record levels that the records run turns on in addition to those in the exporter settings.
+RECORDS_RUN_LEVELS = ("workflow_runs", "llm_usage")
+
 
 class BenchmarkError(RuntimeError):
     """A child process failed, so a figure could not be measured."""
@@ -60,6 +63,34 @@ def exporter_environment(base_url: str, *, max_concurrency: int) -> dict[str, st
         "OTEL_DIFY_MAX_CONCURRENCY": str(max_concurrency),
         "OTEL_DIFY_HEALTH_PORT": "0",
     }
+
+
+def records_run_settings(settings: Mapping[str, str], statistics_metrics: frozenset[str]) -> dict[str, str]:
+    """Return exporter ``settings`` changed for the records run.
+
+    The levels in ``RECORDS_RUN_LEVELS`` join those of
+    ``OTEL_DIFY_RECORDS_ENABLED`` (where ``none`` adds nothing). The
+    ``statistics_metrics`` are disabled, and removed from
+    ``OTEL_DIFY_METRICS_ENABLED``, so that a poll makes no statistics
+    requests and its CPU time is spent on record collection. Other settings
+    pass through.
+    """
+    changed = dict(settings)
+
+    levels = [name for name in _names(settings.get("OTEL_DIFY_RECORDS_ENABLED", "")) if name.lower() != "none"]
+    levels += [level for level in RECORDS_RUN_LEVELS if level not in levels]
+    changed["OTEL_DIFY_RECORDS_ENABLED"] = ",".join(levels)
+
+    enabled = [name for name in _names(settings.get("OTEL_DIFY_METRICS_ENABLED", "")) if name not in statistics_metrics]
+    disabled = _names(settings.get("OTEL_DIFY_METRICS_DISABLED", ""))
+    disabled += sorted(statistics_metrics - set(disabled))
+    changed["OTEL_DIFY_METRICS_ENABLED"] = ",".join(enabled)
+    changed["OTEL_DIFY_METRICS_DISABLED"] = ",".join(disabled)
+    return changed
+
+
+def _names(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
 
 
 def stop_process(process: subprocess.Popen[Any], timeout_s: float = STOP_TIMEOUT_S) -> int:

@@ -16,6 +16,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Mapping
 
+from otel_dify import catalog
 from otel_dify.collect.sources import Shape, sources_for
 from otel_dify.collect.workspace import PROFILE_REFRESH_S
 from otel_dify.dify.auth.console import LOGIN_ENDPOINT, REFRESH_ENDPOINT, SETUP_ENDPOINT
@@ -121,6 +122,15 @@ def statistics_requests(apps_by_mode: Mapping[str, int], enabled_metrics: frozen
             per_app += sum(1 for source in sources if source.shape is Shape.TOTAL)
         requests += count * per_app
     return requests
+
+
+def statistics_metric_names() -> frozenset[str]:
+    """Return the catalog's metrics that come from statistics requests of at least one app mode."""
+    return frozenset(
+        spec.name
+        for spec in catalog.METRICS
+        if any(sources_for(mode.value, frozenset({spec.name})) for mode in AppMode)
+    )
 
 
 def record_requests(apps_by_mode: Mapping[str, int], levels: frozenset[Level]) -> int:

@@ -4,15 +4,21 @@
 
 1. a simulator with the added latency, and an exporter worker that polls it
    ``--timed-polls`` times after a first poll: requests per poll against the
-   minimum, poll wall time against the ideal, CPU per poll per app;
+   minimum, poll wall time against the ideal (with the injected latency, and
+   with the simulator's measured time per request), CPU per poll per app;
 2. ``python -m otel_dify run`` against that simulator, once per OTLP protocol:
    time from process start to the first export;
-3. a simulator without latency, and one worker per OTLP protocol that polls
+3. on the same simulator, a records worker that polls ``--records-polls``
+   times, each after the simulator added ``--records-runs`` finished
+   workflow runs: runs whose node executions were read per CPU-second, and
+   requests per run;
+4. a simulator without latency, and one worker per OTLP protocol that polls
    it back to back: resident memory before the first poll, after ``--polls``
    polls and after ``--fast-polls`` polls.
 
 Every figure is compared with its target and marked PASS or MISS. The exit
-status is 0 whether figures pass or miss, and 1 when a measurement failed.
+status is 0 whether figures pass or miss, and 1 when a measurement failed
+or a figure's own check failed (FAIL).
 """
 
 from __future__ import annotations
@@ -30,7 +36,8 @@ if __package__ in (None, ""):
     # itself from the path so its module names cannot shadow libraries.
     sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
-from bench.figures import (  # noqa: E402 - after the path set-up above
+from bench.control import MAX_RUNS_PER_REQUEST  # noqa: E402 - after the path set-up above
+from bench.figures import (  # noqa: E402
     Figure,
     memory_figures,
     not_measured,
@@ -39,7 +46,15 @@ from bench.figures import (  # noqa: E402 - after the path set-up above
     timed_figures,
 )
 from bench.machine import describe_machine, load_average, machine_lines  # noqa: E402
-from bench.processes import BenchmarkError, SimulatorProcess, exporter_environment, run_worker  # noqa: E402
+from bench.processes import (  # noqa: E402
+    BenchmarkError,
+    SimulatorProcess,
+    exporter_environment,
+    records_run_settings,
+    run_worker,
+)
+from bench.records_figures import records_figures  # noqa: E402
+from bench.request_counts import statistics_metric_names  # noqa: E402
 from bench.sizes import apps_per_mode  # noqa: E402
 from bench.sinks import Sink, make_sink  # noqa: E402
 from bench.startup import measure_first_export  # noqa: E402
@@ -98,6 +113,11 @@ def build_parser() -> argparse.ArgumentParser:
     size.add_argument("--fast-polls-max-apps", type=int, default=10,
                       help="largest app count whose memory run goes on to --fast-polls; larger ones stop "
                            "after --polls (default: 10)")
+    size.add_argument("--records-polls", type=int, default=5,
+                      help="polls of the records run, each after new workflow runs; 0 skips the run (default: 5)")
+    size.add_argument("--records-runs", type=int, default=100,
+                      help="finished workflow runs the simulator adds before each records poll; more than "
+                           "OTEL_DIFY_LLM_USAGE_BUDGET (100 by default) fails the check (default: 100)")
 
     setup = parser.add_argument_group("exporter and simulator")
     setup.add_argument("--latency-ms", type=float, default=10.0,
@@ -174,10 +194,39 @@ class Benchmark:
                     )
                     self.raw.append({"mode": "startup", "apps": apps, "protocol": protocol, **vars(times)})
                     self.figures += startup_figures(apps, times, protocol=protocol)
+
+                # Last on this simulator, because the added runs stay in its data.
+                if args.records_polls:
+                    self._records(apps, simulator)
         except (BenchmarkError, ValueError, KeyError) as error:
             logger.error("apps=%d: timed or start-up run failed: %s", apps, error)
             self.failed = True
             self.figures.append(not_measured(apps, "timed and start-up runs", str(error)))
+
+    def _records(self, apps: int, simulator: SimulatorProcess) -> None:
+        args = self.args
+        logger.info("apps=%d: records run, %d polls after %d new runs each", apps, args.records_polls, args.records_runs)
+        settings = records_run_settings(self._exporter_settings(simulator.base_url), statistics_metric_names())
+        try:
+            result = run_worker(
+                ["records", "--apps", str(apps), "--polls", str(args.records_polls), "--runs", str(args.records_runs)],
+                settings=settings,
+                otlp_endpoint=self.sinks["http/protobuf"].endpoint,
+                protocol="http/protobuf",
+                log_path=self.log_dir / f"records-{apps}-apps.log",
+            )
+            result["load_1min"] = load_average()[0]
+            self.raw.append(result)
+            figures = records_figures(result)
+        except (BenchmarkError, ValueError, KeyError) as error:
+            logger.error("apps=%d: records run failed: %s", apps, error)
+            self.failed = True
+            self.figures.append(not_measured(apps, "records run", str(error)))
+            return
+
+        self.figures += figures
+        if any(figure.result == "FAIL" for figure in figures):
+            self.failed = True
 
     def _memory(self, apps: int) -> None:
         args = self.args
@@ -217,6 +266,10 @@ def check_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -
         parser.error("--concurrency must be between 1 and 64, as OTEL_DIFY_MAX_CONCURRENCY")
     if args.latency_ms <= 0:
         parser.error("--latency-ms must be positive: the ideal poll time is requests x latency / concurrency")
+    if args.records_polls < 0:
+        parser.error("--records-polls must be 0 or more")
+    if not 1 <= args.records_runs <= MAX_RUNS_PER_REQUEST:
+        parser.error(f"--records-runs must be between 1 and {MAX_RUNS_PER_REQUEST}")
 
 
 def main(argv: list[str] | None = None) -> int:

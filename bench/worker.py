@@ -14,8 +14,14 @@ Modes:
 ``timed``
     One first poll, then ``--polls`` steady-state polls. Reports the
     requests of every poll by kind with the minimum the enabled metrics
-    need, each poll's wall time, and the process CPU time of the steady-state
-    polls and their exports.
+    need, each poll's wall time, the simulator's own handler time for the
+    poll's requests, and the process CPU time of the steady-state polls and
+    their exports.
+``records``
+    One first poll, then ``--polls`` polls, each after the simulator added
+    ``--runs`` finished workflow runs. Reports what was added, the
+    exporter's record counters, requests and CPU time (see
+    ``bench/records_worker.py``).
 ``memory``
     ``--fast-polls`` polls back to back. Reports the resident memory before
     the first poll, after ``--polls`` polls and after ``--fast-polls``
@@ -39,13 +45,15 @@ import otel_dify.runtime.service  # noqa: F401
 from otel_dify.config import Settings, load_settings
 from otel_dify.dify.models import AppMode
 from otel_dify.logs import configure_logging
-from otel_dify.runtime.assembly import Assembly, assemble, enabled_metric_names
+from otel_dify.runtime.assembly import assemble, enabled_metric_names
 from otel_dify.records.levels import Level, active_levels
-from otel_dify.runtime.poller import PollSummary
 from otel_dify.snapshot import SnapshotHolder
-from otel_dify.telemetry import Telemetry, create_telemetry
+from otel_dify.telemetry import create_telemetry
 
+from bench.control import SimulatorControl
+from bench.polling import check_summary, export, poll_and_export
 from bench.procstats import anonymous_rss_bytes, cpu_seconds, rss_bytes
+from bench.records_worker import records_run
 from bench.request_counts import (
     SessionSchedule,
     app_list_pages,
@@ -60,29 +68,6 @@ logger = logging.getLogger(__name__)
 
 #: Memory samples taken during a memory run, besides the named checkpoints.
 MEMORY_SAMPLES = 20
-
-
-async def export(telemetry: Telemetry, flush_timeout_s: float) -> None:
-    """Export on an executor thread, as the service does after each poll."""
-    loop = asyncio.get_running_loop()
-    exported = await loop.run_in_executor(None, telemetry.force_flush, flush_timeout_s)
-    if not exported:
-        logger.warning("metrics export failed")
-
-
-async def poll_and_export(assembly: Assembly, telemetry: Telemetry, flush_timeout_s: float) -> PollSummary:
-    """Poll once and export, as ``otel-dify run`` does with OTEL_DIFY_EXPORT_ON_POLL=true."""
-    summary = await assembly.poller.poll_once()
-    await export(telemetry, flush_timeout_s)
-    return summary
-
-
-def check_summary(summary: PollSummary, apps: int) -> None:
-    """Raise RuntimeError unless the poll succeeded and saw every generated app."""
-    if not summary.succeeded or summary.errors:
-        raise RuntimeError(f"poll failed: {summary.errors} errors, {summary.workspaces_failed} workspaces failed")
-    if summary.apps != apps:
-        raise RuntimeError(f"poll saw {summary.apps} apps, the simulator generated {apps}")
 
 
 def minimum_requests(
@@ -100,10 +85,11 @@ def minimum_requests(
 
 
 async def timed_run(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
-    """Poll once, then ``args.polls`` times more; return each poll's requests, minimum, wall and CPU time."""
+    """Poll once, then ``args.polls`` times more; return each poll's requests, minimum, wall, server and CPU time."""
     holder = SnapshotHolder()
     telemetry = create_telemetry(settings, holder)
     assembly = assemble(settings, holder, durations=telemetry)
+    control = SimulatorControl(settings.base_url)
     enabled = enabled_metric_names(settings)
     levels = active_levels(tuple(settings.records_enabled), enabled)
     schedule = SessionSchedule(token_ttl_s=args.token_ttl)
@@ -115,6 +101,8 @@ async def timed_run(args: argparse.Namespace, settings: Settings) -> dict[str, A
     try:
         for index in range(args.polls + 1):
             first = index == 0
+            # Read before the CPU window opens, so the control request costs the figures nothing.
+            server_before = await control.server_time()
             due = schedule.due_requests(time.monotonic())
             before = assembly.stats.requests()
             cpu_before = cpu_seconds()
@@ -124,6 +112,7 @@ async def timed_run(args: argparse.Namespace, settings: Settings) -> dict[str, A
             await export(telemetry, flush_timeout_s)
 
             cpu_after = cpu_seconds()
+            served = (await control.server_time()).since(server_before)
             if not first:
                 cpu_steady_s += cpu_after - cpu_before
                 cpu_export_s += cpu_after - cpu_polled
@@ -138,9 +127,13 @@ async def timed_run(args: argparse.Namespace, settings: Settings) -> dict[str, A
                     "duration_s": summary.duration_s,
                     "cpu_poll_s": cpu_polled - cpu_before,
                     "cpu_export_s": cpu_after - cpu_polled,
+                    "server_requests": served.requests,
+                    "server_handler_s": served.handler_s,
+                    "server_cpu_s": served.cpu_s,
                 }
             )
     finally:
+        await control.close()
         await assembly.close()
         telemetry.shutdown(5.0, final_export=False)
 
@@ -196,10 +189,13 @@ def memory_checkpoint() -> dict[str, int]:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bench.worker", description=__doc__.splitlines()[0])
-    parser.add_argument("mode", choices=("timed", "memory"), help="what to measure")
+    parser.add_argument("mode", choices=("timed", "memory", "records"), help="what to measure")
     parser.add_argument("--apps", type=int, required=True, help="apps the simulator generated")
-    parser.add_argument("--polls", type=int, required=True, help="timed: steady-state polls; memory: first checkpoint")
+    parser.add_argument(
+        "--polls", type=int, required=True, help="timed: steady-state polls; memory: first checkpoint; records: polls"
+    )
     parser.add_argument("--fast-polls", type=int, default=0, help="memory: polls in all")
+    parser.add_argument("--runs", type=int, default=100, help="records: runs the simulator adds before each poll")
     parser.add_argument("--token-ttl", type=float, default=3600.0, help="access-token lifetime of the simulator, s")
     return parser
 
@@ -214,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     # The settings come from OTEL_DIFY_* variables, as in ``otel-dify run``.
     # A .env file in the working directory is not read.
     settings = load_settings(env_file=None)
-    run = timed_run if args.mode == "timed" else memory_run
+    run = {"timed": timed_run, "memory": memory_run, "records": records_run}[args.mode]
     result = asyncio.run(run(args, settings))
     print(json.dumps(result), flush=True)
     return 0

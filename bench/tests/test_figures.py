@@ -13,6 +13,7 @@ from bench.startup import StartupTimes
 
 
 def poll(requests: dict[str, int], minimum: int, duration_s: float, *, first: bool = False) -> dict:
+    served = sum(requests.values())
     return {
         "first": first,
         "requests": requests,
@@ -21,6 +22,10 @@ def poll(requests: dict[str, int], minimum: int, duration_s: float, *, first: bo
         "duration_s": duration_s,
         "cpu_poll_s": 0.0,
         "cpu_export_s": 0.0,
+        "server_requests": served,
+        # 2.5 ms of handler time and 4 ms of simulator CPU per request.
+        "server_handler_s": served * 0.0025,
+        "server_cpu_s": served * 0.004,
     }
 
 
@@ -71,6 +76,30 @@ def test_timed_figures_wall_ratio():
     wall = by_name(figures, "poll wall time / ideal")
     assert wall.value == pytest.approx(1.5)
     assert wall.result == "MISS"
+
+
+def test_timed_figures_server_time_ratio():
+    # Ideal with server time: 59 requests x (10 + 2.5) ms / 4 = 0.184375 s.
+    figures = timed_figures(timed_result(duration_s=0.184375 * 1.1), latency_ms=10, concurrency=4)
+
+    measured = by_name(figures, "poll wall time / ideal with measured server time")
+    assert measured.value == pytest.approx(1.1)
+    assert measured.result == "PASS"
+    assert "server handler 2.50 ms per request + 10 ms latency" in measured.text
+    assert "simulator CPU 4.00 ms per request" in measured.text
+    # The ratio against the injected latency alone stays as it was.
+    assert by_name(figures, "poll wall time / ideal").value == pytest.approx(1.1 * 12.5 / 10)
+
+
+def test_timed_figures_without_server_time():
+    result = timed_result()
+    for timed_poll in result["polls"]:
+        del timed_poll["server_requests"]
+
+    names = [figure.name for figure in timed_figures(result, latency_ms=10, concurrency=4)]
+
+    assert "poll wall time / ideal" in names
+    assert "poll wall time / ideal with measured server time" not in names
 
 
 def test_timed_figures_cpu_per_app():
@@ -146,6 +175,14 @@ def test_startup_figures_include_rss():
     assert "first poll done at 1.40 s" in first.text
     assert by_name(figures, "SIGTERM to exit gRPC").value == pytest.approx(0.2)
     assert by_name(figures, "RSS of otel-dify run gRPC, at first export").value == pytest.approx(60.0)
+
+
+def test_figure_failure_shows_fail():
+    failed = Figure(10, "records: runs processed per CPU-second", 900.0, "900", None, failure="counts differ")
+
+    assert failed.result == "FAIL"
+    assert failed.shown_text == "900; check failed: counts differ"
+    assert failed.as_dict()["failure"] == "counts differ"
 
 
 def test_render_table_rows_and_reasons():

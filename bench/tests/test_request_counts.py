@@ -17,6 +17,7 @@ from bench.request_counts import (
     count_by_kind,
     record_requests,
     request_kind,
+    statistics_metric_names,
     statistics_requests,
 )
 
@@ -118,3 +119,13 @@ def test_session_schedule_profile_read_due():
 
     assert schedule.due_requests(PROFILE_REFRESH_S - 1) == 0
     assert schedule.due_requests(PROFILE_REFRESH_S) == PROFILE_REQUESTS
+
+
+def test_statistics_metric_names():
+    names = statistics_metric_names()
+
+    assert "dify.app.messages" in names
+    assert "dify.app.workflow.runs" in names
+    assert "dify.workflow.runs" not in names
+    assert "dify.llm.calls" not in names
+    assert "dify.exporter.up" not in names

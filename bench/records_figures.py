@@ -1,0 +1,102 @@
+"""Figures of a ``records`` worker result, and the check that its runs were all processed.
+
+A run is processed when the exporter counted it in ``dify.workflow.runs``,
+read its node executions once (one ``llm_usage`` request) and added its LLM
+calls and tokens to ``dify.llm.calls`` and ``dify.llm.tokens``. The check
+compares these counters' change over the timed polls with what the
+simulator added. Any difference, a record error, a dropped run or a run
+left in the backlog fails the throughput figure, because its runs would
+then not match its CPU time.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+from otel_dify.dify.records_client import NODE_EXECUTIONS_ENDPOINT
+
+from bench.figures import Figure, Target
+from bench.request_counts import KIND_RECORDS
+
+RUNS_PER_CPU_SECOND_TARGET = Target(">= 200", lambda value: value >= 200.0)
+
+#: Names of the records rows in the table.
+THROUGHPUT_FIGURE = "records: runs processed per CPU-second"
+REQUESTS_FIGURE = "records: requests per run"
+
+
+def added_totals(polls: Sequence[Mapping[str, Any]]) -> dict[str, int]:
+    """Return the runs, LLM calls and tokens the simulator added over ``polls``."""
+    totals = {"runs": 0, "llm_calls": 0, "input_tokens": 0, "output_tokens": 0}
+    for poll in polls:
+        for key in totals:
+            totals[key] += poll["added"][key]
+    return totals
+
+
+def check_records(added: Mapping[str, int], counters: Mapping[str, float]) -> list[str]:
+    """Return one line per way the exporter's counter changes differ from what was ``added``; empty when all match."""
+    problems = []
+    expected = (
+        ("runs", "runs", "runs counted in dify.workflow.runs"),
+        ("usage_requests", "runs", "node-execution reads"),
+        ("llm_calls", "llm_calls", "LLM calls in dify.llm.calls"),
+        ("input_tokens", "input_tokens", "input tokens in dify.llm.tokens"),
+        ("output_tokens", "output_tokens", "output tokens in dify.llm.tokens"),
+    )
+    for counter, added_key, label in expected:
+        if counters[counter] != added[added_key]:
+            problems.append(f"{label} {counters[counter]:g}, added {added[added_key]}")
+
+    if counters["backlog"]:
+        problems.append(f"{counters['backlog']:g} runs still in the backlog")
+    if counters["dropped"]:
+        problems.append(f"{counters['dropped']:g} runs dropped from a full backlog")
+    if counters["errors"]:
+        problems.append(f"{counters['errors']:g} exporter errors")
+    return problems
+
+
+def records_figures(result: Mapping[str, Any]) -> list[Figure]:
+    """Return the throughput and requests-per-run figures of a ``records`` worker result.
+
+    The throughput is the node-execution reads of the timed polls ÷ the
+    process CPU time of those polls and their exports. Raises ValueError
+    when the run processed no run, since then no rate exists.
+    """
+    apps = result["apps"]
+    polls = result["polls"]
+    counters = result["counters"]
+    added = added_totals(polls)
+    processed = counters["usage_requests"]
+    if not polls or processed <= 0:
+        raise ValueError(f"the records run processed no run (added {added['runs']} in {len(polls)} polls)")
+
+    cpu_s = sum(poll["cpu_poll_s"] + poll["cpu_export_s"] for poll in polls)
+    export_s = sum(poll["cpu_export_s"] for poll in polls)
+    rate = processed / cpu_s
+    load = f", load {result['load_1min']:.1f}" if "load_1min" in result else ""
+    failure = "; ".join(check_records(added, counters))
+    if failure and added["runs"] / len(polls) > result["llm_usage_budget"]:
+        failure += f" (more runs per poll than OTEL_DIFY_LLM_USAGE_BUDGET {result['llm_usage_budget']})"
+    throughput = Figure(
+        apps,
+        THROUGHPUT_FIGURE,
+        rate,
+        f"{rate:.0f} ({processed:g} runs in {len(polls)} polls, {cpu_s:.3f} s CPU, of which export {export_s:.3f} s{load})",
+        RUNS_PER_CPU_SECOND_TARGET,
+        failure=failure,
+    )
+
+    node_reads = sum(poll["endpoints"].get(NODE_EXECUTIONS_ENDPOINT, 0) for poll in polls)
+    record_requests = sum(poll["requests"][KIND_RECORDS] for poll in polls)
+    all_requests = sum(sum(poll["requests"].values()) for poll in polls)
+    parts = {
+        "node executions": node_reads,
+        "other record requests": record_requests - node_reads,
+        "app list and session": all_requests - record_requests,
+    }
+    breakdown = ", ".join(f"{name} {count / processed:.2f}" for name, count in parts.items() if count)
+    per_run = all_requests / processed
+    requests = Figure(apps, REQUESTS_FIGURE, per_run, f"{per_run:.2f} ({breakdown})")
+    return [throughput, requests]

@@ -1,0 +1,183 @@
+"""The worker's ``records`` mode: polls that each find new workflow runs, and the exporter's record counters.
+
+Before each timed poll the worker calls the simulator's control route to
+add ``--runs`` finished runs. That request lies outside the poll's
+CPU window, so the simulator's work never counts as the exporter's. The
+first poll is not timed: record counting starts with it, and runs created
+before it are never counted. Since the simulator dates the runs up to
+``RUN_AGE_S`` before it adds them, the worker waits after the first poll
+until that age cannot reach back before the counting start.
+
+The result holds, per timed poll, what the simulator added, the requests by
+endpoint, the wall time and the CPU time of the poll and its export. It also
+holds the change of the exporter's own counters over the timed polls, as its
+snapshot reports them, so ``bench/records_figures.py`` can check that every
+added run was counted and read once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import math
+import time
+from dataclasses import asdict, dataclass
+from typing import Any, Mapping
+
+from otel_dify.catalog import ATTR_GEN_AI_TOKEN_TYPE, ATTR_RECORDS_LEVEL
+from otel_dify.config import Settings
+from otel_dify.records.levels import Level
+from otel_dify.records.points import BACKLOG_METRIC, DROPPED_METRIC, REQUESTS_METRIC
+from otel_dify.records.recorder import LLM_CALLS_METRIC, LLM_TOKENS_METRIC, RUNS_METRIC
+from otel_dify.runtime.assembly import assemble
+from otel_dify.runtime.poller import PollSummary
+from otel_dify.snapshot import Snapshot, SnapshotHolder
+from otel_dify.telemetry import create_telemetry
+
+from bench.control import RUN_AGE_S, SimulatorControl
+from bench.polling import export, poll_and_export
+from bench.procstats import cpu_seconds
+from bench.request_counts import count_by_endpoint, count_by_kind
+
+logger = logging.getLogger(__name__)
+
+#: The exporter's error counter, by workspace and error type.
+ERRORS_METRIC = "dify.exporter.errors"
+
+#: Seconds added to the wait after the first poll, for clock reads in between.
+COUNTING_START_MARGIN_S = 0.1
+
+
+@dataclass(frozen=True)
+class RecordCounters:
+    """Totals of the exporter's record counters at one moment, summed over their series.
+
+    ``usage_requests`` is ``dify.exporter.records.requests`` of the
+    ``llm_usage`` level: one per node-execution read. ``backlog`` is the
+    runs still waiting for their node executions.
+    """
+
+    runs: float
+    llm_calls: float
+    input_tokens: float
+    output_tokens: float
+    usage_requests: float
+    backlog: float
+    dropped: float
+    errors: float
+
+    def since(self, earlier: RecordCounters) -> RecordCounters:
+        """Return the change from ``earlier``; ``backlog`` stays this reading's level, as it is a gauge."""
+        return RecordCounters(
+            runs=self.runs - earlier.runs,
+            llm_calls=self.llm_calls - earlier.llm_calls,
+            input_tokens=self.input_tokens - earlier.input_tokens,
+            output_tokens=self.output_tokens - earlier.output_tokens,
+            usage_requests=self.usage_requests - earlier.usage_requests,
+            backlog=self.backlog,
+            dropped=self.dropped - earlier.dropped,
+            errors=self.errors - earlier.errors,
+        )
+
+
+def counting_start_delay(now: float, runs: int) -> float:
+    """Return the seconds to wait after the first poll ended at Unix time ``now`` before adding ``runs`` runs.
+
+    The exporter counts runs created at or after the whole second in which
+    its first poll started, which is at most ``floor(now)``. The oldest run
+    of a request is ``RUN_AGE_S`` plus ``runs`` microseconds older than the
+    request, and ``COUNTING_START_MARGIN_S`` covers the request's own time.
+    """
+    earliest = math.floor(now) + RUN_AGE_S + runs * 1e-6 + COUNTING_START_MARGIN_S
+    return max(0.0, earliest - now)
+
+
+def read_counters(snapshot: Snapshot) -> RecordCounters:
+    """Sum the record counters of ``snapshot``; a metric missing from it counts as 0."""
+
+    def total(metric: str, attributes: Mapping[str, str] | None = None) -> float:
+        attributes = attributes or {}
+        return sum(
+            point.value
+            for point in snapshot.get(metric)
+            if all(point.attributes.get(key) == value for key, value in attributes.items())
+        )
+
+    return RecordCounters(
+        runs=total(RUNS_METRIC),
+        llm_calls=total(LLM_CALLS_METRIC),
+        input_tokens=total(LLM_TOKENS_METRIC, {ATTR_GEN_AI_TOKEN_TYPE: "input"}),
+        output_tokens=total(LLM_TOKENS_METRIC, {ATTR_GEN_AI_TOKEN_TYPE: "output"}),
+        usage_requests=total(REQUESTS_METRIC, {ATTR_RECORDS_LEVEL: Level.LLM_USAGE.value}),
+        backlog=total(BACKLOG_METRIC),
+        dropped=total(DROPPED_METRIC),
+        errors=total(ERRORS_METRIC),
+    )
+
+
+async def records_run(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
+    """Poll once, then ``args.polls`` times after ``args.runs`` new runs each; return the figures' raw data.
+
+    Raises RuntimeError when a poll fails for a whole workspace or misses
+    apps, and ControlError when the simulator's control route fails. Record
+    errors do not raise: they show in the counters, and the records check
+    reports them.
+    """
+    holder = SnapshotHolder()
+    telemetry = create_telemetry(settings, holder)
+    assembly = assemble(settings, holder, durations=telemetry)
+    control = SimulatorControl(settings.base_url)
+    flush_timeout_s = min(settings.request_timeout, 10.0)
+    polls: list[dict[str, Any]] = []
+
+    try:
+        first = await poll_and_export(assembly, telemetry, flush_timeout_s)
+        _check_poll(first, args.apps)
+        start = read_counters(holder.current)
+        await asyncio.sleep(counting_start_delay(time.time(), args.runs))
+
+        for _ in range(args.polls):
+            added = await control.add_runs(args.runs)
+            before = assembly.stats.requests()
+            cpu_before = cpu_seconds()
+
+            summary = await assembly.poller.poll_once()
+            cpu_polled = cpu_seconds()
+            await export(telemetry, flush_timeout_s)
+
+            cpu_after = cpu_seconds()
+            _check_poll(summary, args.apps)
+            per_endpoint = count_by_endpoint(before, assembly.stats.requests())
+            polls.append(
+                {
+                    "added": added.as_dict(),
+                    "requests": count_by_kind(per_endpoint),
+                    "endpoints": per_endpoint,
+                    "errors": summary.errors,
+                    "duration_s": summary.duration_s,
+                    "cpu_poll_s": cpu_polled - cpu_before,
+                    "cpu_export_s": cpu_after - cpu_polled,
+                }
+            )
+        counters = read_counters(holder.current).since(start)
+    finally:
+        await control.close()
+        await assembly.close()
+        telemetry.shutdown(5.0, final_export=False)
+
+    return {
+        "mode": "records",
+        "apps": args.apps,
+        "runs_per_poll": args.runs,
+        "llm_usage_budget": settings.llm_usage_budget,
+        "polls": polls,
+        "counters": asdict(counters),
+    }
+
+
+def _check_poll(summary: PollSummary, apps: int) -> None:
+    if not summary.succeeded:
+        raise RuntimeError(f"poll failed: {summary.workspaces_failed} of {summary.workspaces} workspaces failed")
+    if summary.apps != apps:
+        raise RuntimeError(f"poll saw {summary.apps} apps, the simulator generated {apps}")
