@@ -9,7 +9,8 @@ that disabling metrics also saves requests to Dify.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+import functools
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any, Callable, Iterable, Mapping
 
@@ -143,6 +144,12 @@ class StatisticSource:
     shape: Shape
     metrics: tuple[str, ...]
     read_row: RowReader
+    # The mode names as plain strings, because every poll checks each app's
+    # mode and reading an enum member's value is slow in CPython 3.11.
+    _mode_names: frozenset[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_mode_names", frozenset(mode.value for mode in self.modes))
 
     @property
     def endpoint(self) -> str:
@@ -150,7 +157,7 @@ class StatisticSource:
         return f"/console/api/apps/{{app_id}}/{self.family.value}/{self.name}"
 
     def supports(self, mode: str) -> bool:
-        return mode in {app_mode.value for app_mode in self.modes}
+        return mode in self._mode_names
 
 
 SOURCES: tuple[StatisticSource, ...] = (
@@ -201,8 +208,14 @@ ZERO_WHEN_ABSENT = frozenset(
 )
 
 
+@functools.lru_cache(maxsize=64)
 def sources_for(mode: str, enabled_metrics: frozenset[str]) -> tuple[StatisticSource, ...]:
-    """Return the sources to fetch for an app of ``mode`` given the enabled metric names."""
+    """Return the sources to fetch for an app of ``mode`` given the enabled metric names.
+
+    The result is cached, because every poll calls this once per app and the
+    result depends only on the arguments. A process sees a handful of modes
+    and one set of enabled metrics.
+    """
     return tuple(
         source
         for source in SOURCES

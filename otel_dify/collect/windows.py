@@ -9,6 +9,7 @@ yesterday, and a trailing window from that midnight to now with no ``end``.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -26,8 +27,13 @@ def local_today(now_utc: datetime, timezone: ZoneInfo) -> date:
     return now_utc.astimezone(timezone).date()
 
 
+@functools.lru_cache(maxsize=16)
 def midnight(day: date) -> str:
-    """Return the Dify time string of local midnight at the start of ``day``."""
+    """Return the Dify time string of local midnight at the start of ``day``.
+
+    Cached, because each poll formats the same one or two days once per
+    statistics request.
+    """
     return format_dify_time(datetime.combine(day, time(0, 0)))
 
 

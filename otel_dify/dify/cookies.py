@@ -112,6 +112,11 @@ class CookieStore:
     def __init__(self, *, wall_clock: Callable[[], float] = time.time) -> None:
         self._values: dict[str, str] = {}
         self._wall_clock = wall_clock
+        # Every console request reads the full Cookie header and the CSRF
+        # cookie, while only a login or a refresh changes them, so both
+        # lookups are cached until the next change.
+        self._full_header: str | None = None
+        self._by_suffix: dict[str, tuple[str, str] | None] = {}
 
     def __len__(self) -> int:
         return len(self._values)
@@ -128,10 +133,16 @@ class CookieStore:
                 self._values.pop(cookie.name, None)
             else:
                 self._values[cookie.name] = cookie.value
+        self._forget_lookups()
 
     def clear(self) -> None:
         """Forget every cookie."""
         self._values.clear()
+        self._forget_lookups()
+
+    def _forget_lookups(self) -> None:
+        self._full_header = None
+        self._by_suffix.clear()
 
     def names(self) -> list[str]:
         """Return the stored cookie names."""
@@ -143,10 +154,16 @@ class CookieStore:
         Dify adds a ``__Host-`` prefix to its cookie names depending on its
         configuration, so callers look cookies up by their unprefixed name.
         """
+        if suffix in self._by_suffix:
+            return self._by_suffix[suffix]
+
+        found: tuple[str, str] | None = None
         for name, value in self._values.items():
             if name.endswith(suffix):
-                return name, value
-        return None
+                found = (name, value)
+                break
+        self._by_suffix[suffix] = found
+        return found
 
     def header_value(self, names: Iterable[str] | None = None) -> str | None:
         """Build a ``Cookie`` header value (``a=1; b=2``), or return None when empty.
@@ -154,11 +171,16 @@ class CookieStore:
         ``names`` limits the header to those cookies, and None selects them all.
         """
         if names is None:
-            selected = list(self._values.items())
-        else:
-            requested_names = set(names)
-            selected = [(name, value) for name, value in self._values.items() if name in requested_names]
+            if self._full_header is None and self._values:
+                self._full_header = _join_cookies(self._values.items())
+            return self._full_header
 
+        requested_names = set(names)
+        selected = [(name, value) for name, value in self._values.items() if name in requested_names]
         if not selected:
             return None
-        return "; ".join(f"{name}={value}" for name, value in selected)
+        return _join_cookies(selected)
+
+
+def _join_cookies(pairs: Iterable[tuple[str, str]]) -> str:
+    return "; ".join(f"{name}={value}" for name, value in pairs)

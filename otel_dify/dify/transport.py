@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Collection, Mapping
 
 import aiohttp
-from multidict import CIMultiDict, CIMultiDictProxy
+from multidict import CIMultiDictProxy
 
 from otel_dify import __version__
 from otel_dify.dify.cookies import SetCookie, parse_set_cookie_headers
@@ -264,15 +264,19 @@ class Transport:
     ) -> Response:
         async with self._semaphore:
             try:
+                # aiohttp copies the headers and params into its own request
+                # object, so they are passed without a copy of ours.
                 async with session.request(
                     method,
                     url,
-                    headers=dict(headers) if headers else None,
-                    params=dict(params) if params else None,
+                    headers=headers or None,
+                    params=params or None,
                     json=json,
                 ) as raw_response:
                     status = raw_response.status
-                    response_headers = CIMultiDictProxy(CIMultiDict(raw_response.headers))
+                    # Read-only and owned by the response object, so it stays
+                    # valid after the connection is released.
+                    response_headers = raw_response.headers
                     payload = await raw_response.read()
             except TimeoutError as exc:
                 self._observe(endpoint, None, RequestTimeoutError.error_type)
@@ -371,7 +375,7 @@ class Transport:
 
     @staticmethod
     def _make_response(status: int, headers: CIMultiDictProxy[str], body: Any) -> Response:
-        set_cookies = parse_set_cookie_headers(headers.getall("Set-Cookie", []))
+        set_cookies = parse_set_cookie_headers(headers.getall("Set-Cookie")) if "Set-Cookie" in headers else ()
         return Response(status=status, headers=headers, set_cookies=set_cookies, body=body)
 
     def _observe(self, endpoint: str, status: int | None, error_type: str | None) -> None:
@@ -386,7 +390,8 @@ class Transport:
 
 def _decode_json(payload: bytes) -> tuple[Any, bool]:
     """Return ``(body, True)`` for JSON or an empty payload, and ``(None, False)`` otherwise."""
-    if not payload.strip():
+    # isspace() stops at the first other byte, where strip() would copy the whole body.
+    if not payload or payload.isspace():
         return None, True
     try:
         return _json.loads(payload), True

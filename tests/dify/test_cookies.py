@@ -108,3 +108,33 @@ def test_store_repr_hides_values() -> None:
 
     assert "very-secret" not in repr(store)
     assert "access_token" in repr(store)
+
+
+def test_store_lookups_follow_updates() -> None:
+    store = CookieStore(wall_clock=lambda: NOW)
+    store.update(parse_set_cookie_headers(["access_token=a1", "csrf_token=c1"]))
+    first_header = store.header_value()
+    first_csrf = store.find_by_suffix("csrf_token")
+    missing_refresh = store.find_by_suffix("refresh_token")
+
+    # A refresh replaces both tokens and adds a refresh cookie.
+    store.update(parse_set_cookie_headers(["access_token=a2", "csrf_token=c2", "refresh_token=r2"]))
+
+    assert first_header == "access_token=a1; csrf_token=c1"
+    assert first_csrf == ("csrf_token", "c1")
+    assert missing_refresh is None
+    assert store.header_value() == "access_token=a2; csrf_token=c2; refresh_token=r2"
+    assert store.find_by_suffix("csrf_token") == ("csrf_token", "c2")
+    assert store.find_by_suffix("refresh_token") == ("refresh_token", "r2")
+
+
+def test_store_lookups_after_clear() -> None:
+    store = CookieStore(wall_clock=lambda: NOW)
+    store.update(parse_set_cookie_headers(["access_token=a", "csrf_token=c"]))
+    store.header_value()
+    store.find_by_suffix("csrf_token")
+
+    store.clear()
+
+    assert store.header_value() is None
+    assert store.find_by_suffix("csrf_token") is None
