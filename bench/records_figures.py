@@ -61,7 +61,7 @@ def records_figures(result: Mapping[str, Any]) -> list[Figure]:
     """Return the throughput and requests-per-run figures of a ``records`` worker result.
 
     The throughput is the node-execution reads of the timed polls ÷ the
-    process CPU time of those polls and their exports. Raises ValueError
+    process CPU time of those polls and their exports, drain polls included. Raises ValueError
     when the run processed no run, since then no rate exists.
     """
     apps = result["apps"]
@@ -75,15 +75,19 @@ def records_figures(result: Mapping[str, Any]) -> list[Figure]:
     cpu_s = sum(poll["cpu_poll_s"] + poll["cpu_export_s"] for poll in polls)
     export_s = sum(poll["cpu_export_s"] for poll in polls)
     rate = processed / cpu_s
+    drain_polls = sum(1 for poll in polls if not poll["added"]["runs"])
+    polls_text = _count_text(len(polls) - drain_polls, "poll")
+    if drain_polls:
+        polls_text += f" and {_count_text(drain_polls, 'drain poll')}"
     load = f", load {result['load_1min']:.1f}" if "load_1min" in result else ""
     failure = "; ".join(check_records(added, counters))
-    if failure and added["runs"] / len(polls) > result["llm_usage_budget"]:
+    if failure and result["runs_per_poll"] > result["llm_usage_budget"]:
         failure += f" (more runs per poll than OTEL_DIFY_LLM_USAGE_BUDGET {result['llm_usage_budget']})"
     throughput = Figure(
         apps,
         THROUGHPUT_FIGURE,
         rate,
-        f"{rate:.0f} ({processed:g} runs in {len(polls)} polls, {cpu_s:.3f} s CPU, of which export {export_s:.3f} s{load})",
+        f"{rate:.0f} ({processed:g} runs in {polls_text}, {cpu_s:.3f} s CPU, of which export {export_s:.3f} s{load})",
         RUNS_PER_CPU_SECOND_TARGET,
         failure=failure,
     )
@@ -100,3 +104,7 @@ def records_figures(result: Mapping[str, Any]) -> list[Figure]:
     per_run = all_requests / processed
     requests = Figure(apps, REQUESTS_FIGURE, per_run, f"{per_run:.2f} ({breakdown})")
     return [throughput, requests]
+
+
+def _count_text(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"

@@ -8,6 +8,8 @@ before it are never counted. Since the simulator dates the runs up to
 ``RUN_AGE_S`` before it adds them, the worker waits after the first poll
 until that age cannot reach back before the counting start.
 
+Runs still waiting for their node executions after the last of these polls
+are read in drain polls, which add no runs and are timed like the others.
 The result holds, per timed poll, what the simulator added, the requests by
 endpoint, the wall time and the CPU time of the poll and its export. It also
 holds the change of the exporter's own counters over the timed polls, as its
@@ -35,7 +37,7 @@ from otel_dify.runtime.poller import PollSummary
 from otel_dify.snapshot import Snapshot, SnapshotHolder
 from otel_dify.telemetry import create_telemetry
 
-from bench.control import RUN_AGE_S, SimulatorControl
+from bench.control import RUN_AGE_S, AddedRuns, SimulatorControl
 from bench.polling import export, poll_and_export
 from bench.procstats import cpu_seconds
 from bench.request_counts import count_by_endpoint, count_by_kind
@@ -45,8 +47,11 @@ logger = logging.getLogger(__name__)
 #: The exporter's error counter, by workspace and error type.
 ERRORS_METRIC = "dify.exporter.errors"
 
-#: Seconds added to the wait after the first poll, for clock reads in between.
-COUNTING_START_MARGIN_S = 0.1
+#: Seconds added to the waits for a whole second, for clock reads in between.
+WHOLE_SECOND_MARGIN_S = 0.1
+
+#: Drain polls allowed beyond those the usage budget needs for the backlog left after the polls with new runs.
+DRAIN_EXTRA_POLLS = 2
 
 
 @dataclass(frozen=True)
@@ -87,9 +92,9 @@ def counting_start_delay(now: float, runs: int) -> float:
     The exporter counts runs created at or after the whole second in which
     its first poll started, which is at most ``floor(now)``. The oldest run
     of a request is ``RUN_AGE_S`` plus ``runs`` microseconds older than the
-    request, and ``COUNTING_START_MARGIN_S`` covers the request's own time.
+    request, and ``WHOLE_SECOND_MARGIN_S`` covers the request's own time.
     """
-    earliest = math.floor(now) + RUN_AGE_S + runs * 1e-6 + COUNTING_START_MARGIN_S
+    earliest = math.floor(now) + RUN_AGE_S + runs * 1e-6 + WHOLE_SECOND_MARGIN_S
     return max(0.0, earliest - now)
 
 
@@ -131,6 +136,29 @@ async def records_run(args: argparse.Namespace, settings: Settings) -> dict[str,
     flush_timeout_s = min(settings.request_timeout, 10.0)
     polls: list[dict[str, Any]] = []
 
+    async def timed_poll(added: AddedRuns) -> None:
+        before = assembly.stats.requests()
+        cpu_before = cpu_seconds()
+
+        summary = await assembly.poller.poll_once()
+        cpu_polled = cpu_seconds()
+        await export(telemetry, flush_timeout_s)
+
+        cpu_after = cpu_seconds()
+        _check_poll(summary, args.apps)
+        per_endpoint = count_by_endpoint(before, assembly.stats.requests())
+        polls.append(
+            {
+                "added": added.as_dict(),
+                "requests": count_by_kind(per_endpoint),
+                "endpoints": per_endpoint,
+                "errors": summary.errors,
+                "duration_s": summary.duration_s,
+                "cpu_poll_s": cpu_polled - cpu_before,
+                "cpu_export_s": cpu_after - cpu_polled,
+            }
+        )
+
     try:
         first = await poll_and_export(assembly, telemetry, flush_timeout_s)
         _check_poll(first, args.apps)
@@ -138,28 +166,22 @@ async def records_run(args: argparse.Namespace, settings: Settings) -> dict[str,
         await asyncio.sleep(counting_start_delay(time.time(), args.runs))
 
         for _ in range(args.polls):
-            added = await control.add_runs(args.runs)
-            before = assembly.stats.requests()
-            cpu_before = cpu_seconds()
+            await timed_poll(await control.add_runs(args.runs))
 
-            summary = await assembly.poller.poll_once()
-            cpu_polled = cpu_seconds()
-            await export(telemetry, flush_timeout_s)
+        # NOTE: the exporter queues a counted run for its node executions as
+        # ready at the whole second it was counted in, but a poll reads only
+        # runs ready at the second the poll started in. Runs counted after a
+        # second boundary inside a poll therefore wait for the next poll.
+        # Drain polls add no runs and count in the CPU time, as their reads
+        # are part of processing the added runs.
+        backlog = read_counters(holder.current).backlog
+        drain_limit = math.ceil(backlog / settings.llm_usage_budget) + DRAIN_EXTRA_POLLS
+        for _ in range(drain_limit):
+            if not read_counters(holder.current).backlog:
+                break
+            await asyncio.sleep(next_second_delay(time.time()))
+            await timed_poll(AddedRuns(runs=0, llm_calls=0, input_tokens=0, output_tokens=0))
 
-            cpu_after = cpu_seconds()
-            _check_poll(summary, args.apps)
-            per_endpoint = count_by_endpoint(before, assembly.stats.requests())
-            polls.append(
-                {
-                    "added": added.as_dict(),
-                    "requests": count_by_kind(per_endpoint),
-                    "endpoints": per_endpoint,
-                    "errors": summary.errors,
-                    "duration_s": summary.duration_s,
-                    "cpu_poll_s": cpu_polled - cpu_before,
-                    "cpu_export_s": cpu_after - cpu_polled,
-                }
-            )
         counters = read_counters(holder.current).since(start)
     finally:
         await control.close()
@@ -174,6 +196,11 @@ async def records_run(args: argparse.Namespace, settings: Settings) -> dict[str,
         "polls": polls,
         "counters": asdict(counters),
     }
+
+
+def next_second_delay(now: float) -> float:
+    """Return the seconds from Unix time ``now`` until just after the next whole second."""
+    return math.floor(now) + 1 + WHOLE_SECOND_MARGIN_S - now
 
 
 def _check_poll(summary: PollSummary, apps: int) -> None:

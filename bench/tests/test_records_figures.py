@@ -97,6 +97,20 @@ def test_records_throughput_per_cpu_second():
     assert "export 0.040 s" in throughput.text
 
 
+def test_records_drain_polls_count():
+    result = records_result()
+    drain = records_poll(runs=0, cpu_poll_s=0.15, cpu_export_s=0.05)
+    drain["endpoints"][NODE_EXECUTIONS] = 20
+    result["polls"].append(drain)
+
+    throughput = by_name(records_figures(result), THROUGHPUT_FIGURE)
+
+    # The drain poll's 0.2 s CPU counts: 200 runs in 0.4 s.
+    assert throughput.value == pytest.approx(500.0)
+    assert "200 runs in 2 polls and 1 drain poll," in throughput.text
+    assert throughput.result == "PASS"
+
+
 def test_records_throughput_below_target():
     result = records_result()
     result["polls"] = [records_poll(cpu_poll_s=0.9, cpu_export_s=0.1) for _ in range(2)]

@@ -5,7 +5,13 @@ import pytest
 from otel_dify.snapshot import Point, Snapshot
 
 from bench.control import RUN_AGE_S
-from bench.records_worker import COUNTING_START_MARGIN_S, RecordCounters, counting_start_delay, read_counters
+from bench.records_worker import (
+    WHOLE_SECOND_MARGIN_S,
+    RecordCounters,
+    counting_start_delay,
+    next_second_delay,
+    read_counters,
+)
 
 
 def snapshot(runs: float = 5, calls: float = 12, usage_requests: float = 5, backlog: float = 0) -> Snapshot:
@@ -69,8 +75,13 @@ def test_counting_start_delay_reaches_next_second():
     # The oldest run, RUN_AGE_S and 100 microseconds before the request, lies after second 1000.
     oldest_run = now + delay - RUN_AGE_S - 100e-6
     assert oldest_run >= math.floor(now)
-    assert delay == pytest.approx(RUN_AGE_S + 100e-6 + COUNTING_START_MARGIN_S - 0.3)
+    assert delay == pytest.approx(RUN_AGE_S + 100e-6 + WHOLE_SECOND_MARGIN_S - 0.3)
 
 
 def test_counting_start_delay_at_whole_second():
-    assert counting_start_delay(1000.0, runs=0) == pytest.approx(RUN_AGE_S + COUNTING_START_MARGIN_S)
+    assert counting_start_delay(1000.0, runs=0) == pytest.approx(RUN_AGE_S + WHOLE_SECOND_MARGIN_S)
+
+
+def test_next_second_delay_passes_boundary():
+    assert next_second_delay(1000.75) == pytest.approx(0.25 + WHOLE_SECOND_MARGIN_S)
+    assert next_second_delay(1000.0) == pytest.approx(1.0 + WHOLE_SECOND_MARGIN_S)
