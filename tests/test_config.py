@@ -21,35 +21,11 @@ from otel_dify.config import (
     load_settings,
     render_configuration_markdown,
 )
+from tests.config_helpers import BASE_ENV, PASSWORD, load, problems_of
 
 DOCS_CONFIGURATION = Path(__file__).resolve().parents[1] / "docs" / "configuration.md"
 
-PASSWORD = "correct horse battery"
 ADMIN_KEY = "admin-key-0123456789"
-
-BASE_ENV: dict[str, str] = {
-    "OTEL_DIFY_BASE_URL": "http://127.0.0.1:5001",
-    "OTEL_DIFY_EMAIL": "ops@example.com",
-    "OTEL_DIFY_PASSWORD": PASSWORD,
-}
-
-
-def load(env_file: str | os.PathLike[str] | None = None, **overrides: str | None) -> Settings:
-    """Load settings from BASE_ENV changed by ``overrides`` (None removes a variable)."""
-    environ = dict(BASE_ENV)
-    for name, value in overrides.items():
-        if value is None:
-            environ.pop(name, None)
-        else:
-            environ[name] = value
-    return load_settings(environ, env_file=env_file)
-
-
-def problems_of(**overrides: str | None) -> dict[str, str]:
-    """Return the problems of a failing load, keyed by variable."""
-    with pytest.raises(ConfigError) as excinfo:
-        load(**overrides)
-    return {problem.variable: problem.message for problem in excinfo.value.problems}
 
 
 # Defaults and basic parsing.

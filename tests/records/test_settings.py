@@ -7,32 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from otel_dify.config import ConfigError, Settings, load_settings
+from tests.config_helpers import load, problems_of
 
 APP_KEY_A = "app-Zk3pQ9rT1vX5bN7mL2cH8dF4"
 APP_KEY_B = "app-Qw8eR2tY6uI0oP4aS1dF5gH9"
-
-BASE_ENV: dict[str, str] = {
-    "OTEL_DIFY_BASE_URL": "http://127.0.0.1:5001",
-    "OTEL_DIFY_EMAIL": "ops@example.com",
-    "OTEL_DIFY_PASSWORD": "correct horse battery",
-}
-
-
-def load(**overrides: str | None) -> Settings:
-    environ = dict(BASE_ENV)
-    for name, value in overrides.items():
-        if value is None:
-            environ.pop(name, None)
-        else:
-            environ[name] = value
-    return load_settings(environ, env_file=None)
-
-
-def problems_of(**overrides: str | None) -> dict[str, str]:
-    with pytest.raises(ConfigError) as excinfo:
-        load(**overrides)
-    return {problem.variable: problem.message for problem in excinfo.value.problems}
 
 
 def test_record_defaults() -> None:
