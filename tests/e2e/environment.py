@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from otel_dify.simulator import DifySimulator
 from tests.e2e.processes import base_environment
+from tests.otlp_sink import OtlpSink
 from tests.rotel import RotelAgent, free_port
 
 GRPC = "grpc"
@@ -56,3 +57,8 @@ def otlp_environment(collector: RotelAgent, protocol: str) -> dict[str, str]:
     if protocol == HTTP_PROTOBUF:
         return {"OTEL_EXPORTER_OTLP_PROTOCOL": HTTP_PROTOBUF, "OTEL_EXPORTER_OTLP_ENDPOINT": collector.http_endpoint}
     raise ValueError(f"unknown OTLP protocol {protocol!r}; expected {GRPC} or {HTTP_PROTOBUF}")
+
+
+def sink_environment(sink: OtlpSink) -> dict[str, str]:
+    """Return the OTEL_EXPORTER_OTLP_* variables that send metrics over gRPC straight to ``sink``, with no collector."""
+    return {"OTEL_EXPORTER_OTLP_PROTOCOL": GRPC, "OTEL_EXPORTER_OTLP_ENDPOINT": sink.endpoint}

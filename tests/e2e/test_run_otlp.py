@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-import signal
 import time
 
 import pytest
 
 from otel_dify.simulator import run_simulator
-from tests.e2e.environment import GRPC, HTTP_PROTOBUF, exporter_environment, otlp_environment
-from tests.e2e.expectations import (
-    MESSAGES,
-    newest_point_ns,
-    sink_points_by_attributes,
-    sink_totals,
-    totals_mismatches,
-    wait_for_sink_truth,
-)
-from tests.e2e.processes import EXPORTER_STOPPED, POLL_FINISHED, STOP_RECEIVED, wait_for, wait_for_message
+from tests.e2e.environment import GRPC, HTTP_PROTOBUF, otlp_environment
+from tests.e2e.expectations import sink_points_by_attributes, sink_totals, totals_mismatches, wait_for_sink_truth
+from tests.e2e.processes import EXPORTER_STOPPED, POLL_FINISHED, STOP_RECEIVED
+from tests.e2e.run_steps import messages_from, start_run, stop, wait_for_export_after, wait_for_next_polls
 
 
 @pytest.mark.parametrize("protocol", [GRPC, HTTP_PROTOBUF])
@@ -26,32 +19,28 @@ async def test_run_sends_truth_and_exports_on_sigterm(protocol, make_simulator, 
     async with run_simulator(simulator) as base_url:
         # No periodic export during the test: every export comes from a poll,
         # or from the shutdown, so the export after SIGTERM can only be the final one.
-        environment = exporter_environment(
+        process = await start_run(
+            launcher,
             simulator,
             base_url,
             OTEL_DIFY_POLL_INTERVAL="2",
             OTEL_METRIC_EXPORT_INTERVAL="600000",
             **otlp_environment(rotel_agent, protocol),
         )
-        process = await launcher.start("run", environment=environment)
         await wait_for_sink_truth(otlp_sink, simulator, process)
 
         # Stop between two polls, once the export that follows a poll has
         # arrived: until the next poll 2 s later only the shutdown exports.
-        polls = process.count_messages(POLL_FINISHED)
-        await wait_for_message(process, POLL_FINISHED, count=polls + 1)
+        await wait_for_next_polls(process)
         finished_ns = process.last_time_ns(POLL_FINISHED)
-        assert await wait_for(lambda: newest_point_ns(otlp_sink, MESSAGES) > finished_ns), process.describe()
-        stop_ns = time.time_ns()
-        process.send_signal(signal.SIGTERM)
-        exit_code = await process.wait()
+        assert await wait_for_export_after(otlp_sink, finished_ns), process.describe()
+        exited = await stop(process)
 
-        final_export = await wait_for(lambda: newest_point_ns(otlp_sink, MESSAGES) > stop_ns)
+        final_export = await wait_for_export_after(otlp_sink, exited.sent_ns)
 
-    messages = process.messages()
-    assert exit_code == 0, process.describe()
+    assert exited.code == 0, process.describe()
     assert process.count_messages(EXPORTER_STOPPED) == 1, process.describe()
-    assert POLL_FINISHED not in messages[messages.index(STOP_RECEIVED) :], process.describe()
+    assert POLL_FINISHED not in messages_from(process, STOP_RECEIVED), process.describe()
     assert final_export, f"no export after SIGTERM reached the sink\n{process.describe()}\n{rotel_agent.output()}"
     assert totals_mismatches(simulator, sink_totals(otlp_sink)) == []
 
@@ -59,15 +48,13 @@ async def test_run_sends_truth_and_exports_on_sigterm(protocol, make_simulator, 
 async def test_run_survives_collector_outage(make_simulator, launcher, restartable_rotel, otlp_sink):
     simulator = make_simulator(profile="1.15", seed=11)
     async with run_simulator(simulator) as base_url:
-        environment = exporter_environment(simulator, base_url, **otlp_environment(restartable_rotel, GRPC))
-        process = await launcher.start("run", environment=environment)
+        process = await start_run(launcher, simulator, base_url, **otlp_environment(restartable_rotel, GRPC))
         await wait_for_sink_truth(otlp_sink, simulator, process)
         before_outage = sink_totals(otlp_sink)
 
         restartable_rotel.stop()
         simulator.add_traffic()
-        polls = process.count_messages(POLL_FINISHED)
-        await wait_for_message(process, POLL_FINISHED, count=polls + 3, timeout_s=30.0)
+        await wait_for_next_polls(process, count=3, timeout_s=30.0)
         during_outage = sink_totals(otlp_sink)
 
         restartable_rotel.restart()
@@ -83,22 +70,22 @@ async def test_run_twice_gives_identical_totals(make_simulator, launcher, rotel_
     runs = []
     async with run_simulator(simulator) as base_url:
         for index in range(2):
-            environment = exporter_environment(simulator, base_url, **otlp_environment(rotel_agent, GRPC))
             start_ns = time.time_ns()
-            process = await launcher.start("run", environment=environment, name=f"run-{index}")
+            process = await start_run(
+                launcher, simulator, base_url, name=f"run-{index}", **otlp_environment(rotel_agent, GRPC)
+            )
 
             # Points older than the start came from the previous process.
-            fresh = await wait_for(lambda: newest_point_ns(otlp_sink, MESSAGES) > start_ns)
+            fresh = await wait_for_export_after(otlp_sink, start_ns)
             assert fresh, process.describe()
             await wait_for_sink_truth(otlp_sink, simulator, process)
 
-            stop_ns = time.time_ns()
-            process.send_signal(signal.SIGTERM)
-            assert await process.wait() == 0, process.describe()
+            exited = await stop(process)
+            assert exited.code == 0, process.describe()
 
             # The final export must be in before the sink is cleared, or it
             # would arrive later and mix with the next process's points.
-            assert await wait_for(lambda: newest_point_ns(otlp_sink, MESSAGES) > stop_ns), process.describe()
+            assert await wait_for_export_after(otlp_sink, exited.sent_ns), process.describe()
             runs.append(sink_points_by_attributes(otlp_sink))
             otlp_sink.clear()
 

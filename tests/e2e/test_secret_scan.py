@@ -9,12 +9,12 @@ cookie-and-CSRF login generations.
 from __future__ import annotations
 
 import asyncio
-import signal
 
 from otel_dify.simulator import run_simulator
-from tests.e2e.environment import GRPC, exporter_environment
+from tests.e2e.environment import sink_environment
 from tests.e2e.ledger import OutputLedger
-from tests.e2e.processes import POLL_FINISHED, wait_for, wait_for_message
+from tests.e2e.processes import wait_for
+from tests.e2e.run_steps import start_run, stop, wait_for_next_polls
 
 REFRESH_PATH = "/console/api/refresh-token"
 
@@ -25,22 +25,20 @@ async def debug_run_with_refresh(profile: str, make_simulator, launcher, otlp_si
     # token is refreshed after about 2 s of polling.
     simulator = make_simulator(profile=profile, seed=59, access_token_ttl_s=4)
     async with run_simulator(simulator) as base_url:
-        environment = exporter_environment(
+        process = await start_run(
+            launcher,
             simulator,
             base_url,
+            name=f"run-debug-{profile}",
             OTEL_DIFY_LOG_LEVEL="DEBUG",
-            OTEL_EXPORTER_OTLP_PROTOCOL=GRPC,
-            OTEL_EXPORTER_OTLP_ENDPOINT=otlp_sink.endpoint,
+            **sink_environment(otlp_sink),
         )
-        process = await launcher.start("run", environment=environment, name=f"run-debug-{profile}")
         refreshed = await wait_for(lambda: simulator.count_requests(path=REFRESH_PATH) >= 1)
-        polls = process.count_messages(POLL_FINISHED)
-        await wait_for_message(process, POLL_FINISHED, count=polls + 1)
-        process.send_signal(signal.SIGTERM)
-        exit_code = await process.wait()
+        await wait_for_next_polls(process)
+        exited = await stop(process)
 
     assert refreshed, process.describe()
-    assert exit_code == 0, process.describe()
+    assert exited.code == 0, process.describe()
     assert any(record.get("level") == "DEBUG" for record in process.log_records()), process.describe()
 
 

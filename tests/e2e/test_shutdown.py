@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import signal
-
 from otel_dify.simulator import run_simulator
-from tests.e2e.environment import GRPC, exporter_environment, otlp_environment
+from tests.e2e.environment import GRPC, otlp_environment, sink_environment
 from tests.e2e.expectations import MESSAGES, newest_point_ns, sink_totals, totals_mismatches, wait_for_sink_truth
 from tests.e2e.processes import POLL_FINISHED, SECOND_STOP, STOP_RECEIVED, wait_for, wait_for_message
-
+from tests.e2e.run_steps import messages_from, send_sigterm, start_run, stop
 
 
 async def test_sigterm_during_poll_exports_after_it(make_simulator, launcher, rotel_agent, otlp_sink):
@@ -18,21 +16,21 @@ async def test_sigterm_during_poll_exports_after_it(make_simulator, launcher, ro
         try:
             # Without periodic exports, only the poll's own export or the
             # shutdown's can bring points newer than the delayed request.
-            environment = exporter_environment(
+            process = await start_run(
+                launcher,
                 simulator,
                 base_url,
                 OTEL_DIFY_POLL_INTERVAL="2",
                 OTEL_METRIC_EXPORT_INTERVAL="600000",
                 **otlp_environment(rotel_agent, GRPC),
             )
-            process = await launcher.start("run", environment=environment)
             await wait_for_sink_truth(otlp_sink, simulator, process)
 
             slow.arm(delay_s=1.5)
             assert await wait_for(slow.request_held.is_set), process.describe()
-            process.send_signal(signal.SIGTERM)
+            stopping = send_sigterm(process)
             in_flight_at_signal = slow.released_ns is None
-            exit_code = await process.wait()
+            exited = await stopping.exit()
 
             exported_after_poll = await wait_for(
                 lambda: slow.released_ns is not None and newest_point_ns(otlp_sink, MESSAGES) > slow.released_ns
@@ -40,11 +38,10 @@ async def test_sigterm_during_poll_exports_after_it(make_simulator, launcher, ro
         finally:
             slow.release()
 
-    messages = process.messages()
     assert in_flight_at_signal
-    assert exit_code == 0, process.describe()
-    assert STOP_RECEIVED in messages, process.describe()
-    assert POLL_FINISHED in messages[messages.index(STOP_RECEIVED) :], process.describe()
+    assert exited.code == 0, process.describe()
+    assert STOP_RECEIVED in process.messages(), process.describe()
+    assert POLL_FINISHED in messages_from(process, STOP_RECEIVED), process.describe()
     assert exported_after_poll, process.describe()
     assert totals_mismatches(simulator, sink_totals(otlp_sink)) == []
 
@@ -56,28 +53,23 @@ async def test_second_sigterm_during_poll_exits_1(make_simulator, launcher, otlp
         try:
             # The delayed request ends well before the shutdown timeout, so
             # only the second signal can make the exit code 1.
-            environment = exporter_environment(
-                simulator,
-                base_url,
-                OTEL_DIFY_SHUTDOWN_TIMEOUT="10",
-                OTEL_EXPORTER_OTLP_PROTOCOL=GRPC,
-                OTEL_EXPORTER_OTLP_ENDPOINT=otlp_sink.endpoint,
+            process = await start_run(
+                launcher, simulator, base_url, OTEL_DIFY_SHUTDOWN_TIMEOUT="10", **sink_environment(otlp_sink)
             )
-            process = await launcher.start("run", environment=environment)
             await wait_for_message(process, POLL_FINISHED)
 
             slow.arm(delay_s=3.0)
             assert await wait_for(slow.request_held.is_set), process.describe()
-            process.send_signal(signal.SIGTERM)
+            send_sigterm(process)
             await wait_for_message(process, STOP_RECEIVED)
-            process.send_signal(signal.SIGTERM)
+            stopping = send_sigterm(process)
             in_flight_at_second_signal = slow.released_ns is None
-            exit_code = await process.wait()
+            exited = await stopping.exit()
         finally:
             slow.release()
 
     assert in_flight_at_second_signal
-    assert exit_code == 1, process.describe()
+    assert exited.code == 1, process.describe()
     assert process.count_messages(SECOND_STOP) == 1, process.describe()
 
 
@@ -87,17 +79,15 @@ async def test_sigterm_between_polls_exits_promptly(make_simulator, launcher, ot
         # Nothing is in flight and the next poll is 30 s away, so the exit
         # should follow the signal at once. The test waits 8 s, far less
         # than the 60 s shutdown timeout.
-        environment = exporter_environment(
+        process = await start_run(
+            launcher,
             simulator,
             base_url,
             OTEL_DIFY_POLL_INTERVAL="30",
             OTEL_DIFY_SHUTDOWN_TIMEOUT="60",
-            OTEL_EXPORTER_OTLP_PROTOCOL=GRPC,
-            OTEL_EXPORTER_OTLP_ENDPOINT=otlp_sink.endpoint,
+            **sink_environment(otlp_sink),
         )
-        process = await launcher.start("run", environment=environment)
         await wait_for_message(process, POLL_FINISHED)
-        process.send_signal(signal.SIGTERM)
-        exit_code = await process.wait(timeout_s=8.0)
+        exited = await stop(process, timeout_s=8.0)
 
-    assert exit_code == 0, process.describe()
+    assert exited.code == 0, process.describe()

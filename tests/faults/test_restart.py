@@ -14,14 +14,10 @@ from pathlib import Path
 
 from otel_dify.simulator import run_simulator
 from otel_dify.simulator.faults import FaultInjector, delay
-from tests.e2e.environment import GRPC, exporter_environment, otlp_environment
-from tests.e2e.expectations import (
-    MESSAGES,
-    newest_point_ns,
-    sink_points_by_attributes,
-    wait_for_sink_truth,
-)
+from tests.e2e.environment import GRPC, exporter_environment, otlp_environment, sink_environment
+from tests.e2e.expectations import sink_points_by_attributes, wait_for_sink_truth
 from tests.e2e.processes import POLL_FINISHED, wait_for, wait_for_message
+from tests.e2e.run_steps import wait_for_export_after, wait_for_next_polls
 from tests.faults.process_checks import (
     COUNTING_STARTS,
     add_finished_runs,
@@ -48,7 +44,7 @@ async def test_sigkill_restart_same_statistics(make_simulator, launcher, rotel_a
         otlp_sink.clear()
         restarted_ns = time.time_ns()
         second = await launcher.start("run", environment=environment, name="run-restarted")
-        fresh = await wait_for(lambda: newest_point_ns(otlp_sink, MESSAGES) > restarted_ns)
+        fresh = await wait_for_export_after(otlp_sink, restarted_ns)
         await wait_for_sink_truth(otlp_sink, simulator, second)
         after_restart = sink_points_by_attributes(otlp_sink)
 
@@ -66,11 +62,7 @@ async def test_state_dir_restart_counts_once(make_simulator, launcher, otlp_sink
     simulator = make_simulator(profile="1.15", seed=163)
     async with run_simulator(simulator) as base_url:
         environment = exporter_environment(
-            simulator,
-            base_url,
-            OTEL_DIFY_STATE_DIR=str(tmp_path / "state"),
-            OTEL_EXPORTER_OTLP_PROTOCOL=GRPC,
-            OTEL_EXPORTER_OTLP_ENDPOINT=otlp_sink.endpoint,
+            simulator, base_url, OTEL_DIFY_STATE_DIR=str(tmp_path / "state"), **sink_environment(otlp_sink)
         )
         first = await launcher.start("run", environment=environment, name="run-state-killed")
         await wait_for_message(first, POLL_FINISHED, count=2)
@@ -88,8 +80,7 @@ async def test_state_dir_restart_counts_once(make_simulator, launcher, otlp_sink
         counted_second = await wait_for(lambda: record_totals(otlp_sink) == expected_record_totals(simulator, since))
 
         # More polls must not count anything again.
-        polls = second.count_messages(POLL_FINISHED)
-        await wait_for_message(second, POLL_FINISHED, count=polls + 2)
+        await wait_for_next_polls(second, count=2)
         totals_later = record_totals(otlp_sink)
 
     expected = expected_record_totals(simulator, since)
@@ -105,11 +96,7 @@ async def test_state_dir_kill_mid_poll(make_simulator, launcher, otlp_sink, outp
     simulator = make_simulator(profile="1.15", seed=167, faults=FaultInjector(167))
     async with run_simulator(simulator) as base_url:
         environment = exporter_environment(
-            simulator,
-            base_url,
-            OTEL_DIFY_STATE_DIR=str(tmp_path / "state"),
-            OTEL_EXPORTER_OTLP_PROTOCOL=GRPC,
-            OTEL_EXPORTER_OTLP_ENDPOINT=otlp_sink.endpoint,
+            simulator, base_url, OTEL_DIFY_STATE_DIR=str(tmp_path / "state"), **sink_environment(otlp_sink)
         )
         first = await launcher.start("run", environment=environment, name="run-state-mid-poll")
         await wait_for_message(first, POLL_FINISHED, count=2)
@@ -128,8 +115,7 @@ async def test_state_dir_kill_mid_poll(make_simulator, launcher, otlp_sink, outp
         otlp_sink.clear()
         second = await launcher.start("run", environment=environment, name="run-state-after-kill")
         counted = await wait_for(lambda: record_totals(otlp_sink) == expected_record_totals(simulator, since))
-        polls = second.count_messages(POLL_FINISHED)
-        await wait_for_message(second, POLL_FINISHED, count=polls + 2)
+        await wait_for_next_polls(second, count=2)
         totals_later = record_totals(otlp_sink)
 
     expected = expected_record_totals(simulator, since)
