@@ -16,7 +16,7 @@ from typing import Any, Mapping, Sequence
 from otel_dify.dify.records_client import NODE_EXECUTIONS_ENDPOINT
 
 from bench.figures import Figure, Target
-from bench.request_counts import KIND_RECORDS
+from bench.request_counts import KIND_RECORDS, KINDS
 
 RUNS_PER_CPU_SECOND_TARGET = Target(">= 200", lambda value: value >= 200.0)
 
@@ -93,13 +93,10 @@ def records_figures(result: Mapping[str, Any]) -> list[Figure]:
     )
 
     node_reads = sum(poll["endpoints"].get(NODE_EXECUTIONS_ENDPOINT, 0) for poll in polls)
-    record_requests = sum(poll["requests"][KIND_RECORDS] for poll in polls)
-    all_requests = sum(sum(poll["requests"].values()) for poll in polls)
-    parts = {
-        "node executions": node_reads,
-        "other record requests": record_requests - node_reads,
-        "app list and session": all_requests - record_requests,
-    }
+    by_kind = {kind: sum(poll["requests"].get(kind, 0) for poll in polls) for kind in KINDS}
+    all_requests = sum(by_kind.values())
+    parts = {"node executions": node_reads, "other records": by_kind[KIND_RECORDS] - node_reads}
+    parts |= {kind: count for kind, count in by_kind.items() if kind != KIND_RECORDS}
     breakdown = ", ".join(f"{name} {count / processed:.2f}" for name, count in parts.items() if count)
     per_run = all_requests / processed
     requests = Figure(apps, REQUESTS_FIGURE, per_run, f"{per_run:.2f} ({breakdown})")

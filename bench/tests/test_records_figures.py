@@ -143,9 +143,21 @@ def test_records_requests_per_run():
     # Per poll: 100 node executions, 4 log pages and 1 app-list page for 100 runs.
     assert requests.value == pytest.approx(1.05)
     assert "node executions 1.00" in requests.text
-    assert "other record requests 0.04" in requests.text
-    assert "app list and session 0.01" in requests.text
+    assert "other records 0.04" in requests.text
+    assert "app_list 0.01" in requests.text
+    assert "statistics" not in requests.text
     assert requests.target is None
+
+
+def test_records_requests_statistics_shown():
+    result = records_result()
+    for records_poll_result in result["polls"]:
+        records_poll_result["requests"]["statistics"] = 58
+
+    requests = by_name(records_figures(result), REQUESTS_FIGURE)
+
+    assert requests.value == pytest.approx(1.63)
+    assert "statistics 0.58" in requests.text
 
 
 def test_records_no_run_processed():
