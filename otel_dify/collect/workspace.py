@@ -105,8 +105,6 @@ class CollectionOptions:
     history_refresh_s: float = 3600.0
     count_from: date | None = None
     #: The transport's request slots (OTEL_DIFY_MAX_CONCURRENCY, default 4), which size the worker pool.
-    # NOTE: otel_dify.runtime.assembly does not pass settings.max_concurrency
-    # here yet, so the pool assumes 4 slots whatever the setting says.
     max_concurrency: int = 4
 
 

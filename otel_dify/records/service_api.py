@@ -50,6 +50,9 @@ class ServiceApiCollector:
     fails keeps its previous name and mode, or is left out until one succeeds.
     ``max_concurrency`` is the transport's request slots
     (OTEL_DIFY_MAX_CONCURRENCY) and sizes the pool of workers that read keys.
+
+    NOTE: otel_dify.runtime.assembly does not pass settings.max_concurrency
+    here yet, so this pool assumes 4 slots whatever the setting says.
     """
 
     def __init__(
