@@ -52,7 +52,7 @@ class ServiceApiCollector:
     (OTEL_DIFY_MAX_CONCURRENCY) and sizes the pool of workers that read keys.
 
     NOTE: otel_dify.runtime.assembly does not pass settings.max_concurrency
-    here yet, so this pool assumes 4 slots whatever the setting says.
+    here yet, so this pool assumes 4 slots whatever its value.
     """
 
     def __init__(
