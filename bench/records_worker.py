@@ -27,14 +27,14 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any, Mapping
 
-from otel_dify.catalog import ATTR_GEN_AI_TOKEN_TYPE, ATTR_RECORDS_LEVEL
+from otel_dify.catalog import ATTR_GEN_AI_TOKEN_TYPE, ATTR_METRIC_OVERFLOW, ATTR_RECORDS_LEVEL
 from otel_dify.config import Settings
 from otel_dify.records.levels import Level
 from otel_dify.records.points import BACKLOG_METRIC, DROPPED_METRIC, REQUESTS_METRIC
 from otel_dify.records.recorder import LLM_CALLS_METRIC, LLM_TOKENS_METRIC, RUNS_METRIC
 from otel_dify.runtime.assembly import assemble
 from otel_dify.runtime.poller import PollSummary
-from otel_dify.snapshot import Snapshot, SnapshotHolder
+from otel_dify.snapshot import AttributeValue, Snapshot, SnapshotHolder
 from otel_dify.telemetry import create_telemetry
 
 from bench.control import RUN_AGE_S, AddedRuns, SimulatorControl
@@ -58,6 +58,10 @@ DRAIN_EXTRA_POLLS = 2
 class RecordCounters:
     """Totals of the exporter's record counters at one moment, summed over their series.
 
+    ``tokens`` sums every series of ``dify.llm.tokens``, and
+    ``input_tokens`` and ``output_tokens`` the series of that token type.
+    ``overflow_tokens`` is the part in the ``otel.metric.overflow`` series,
+    which carries no token type, once the series cap is reached.
     ``usage_requests`` is ``dify.exporter.records.requests`` of the
     ``llm_usage`` level: one per node-execution read. ``backlog`` is the
     runs still waiting for their node executions.
@@ -65,8 +69,10 @@ class RecordCounters:
 
     runs: float
     llm_calls: float
+    tokens: float
     input_tokens: float
     output_tokens: float
+    overflow_tokens: float
     usage_requests: float
     backlog: float
     dropped: float
@@ -77,8 +83,10 @@ class RecordCounters:
         return RecordCounters(
             runs=self.runs - earlier.runs,
             llm_calls=self.llm_calls - earlier.llm_calls,
+            tokens=self.tokens - earlier.tokens,
             input_tokens=self.input_tokens - earlier.input_tokens,
             output_tokens=self.output_tokens - earlier.output_tokens,
+            overflow_tokens=self.overflow_tokens - earlier.overflow_tokens,
             usage_requests=self.usage_requests - earlier.usage_requests,
             backlog=self.backlog,
             dropped=self.dropped - earlier.dropped,
@@ -101,7 +109,7 @@ def counting_start_delay(now: float, runs: int) -> float:
 def read_counters(snapshot: Snapshot) -> RecordCounters:
     """Sum the record counters of ``snapshot``; a metric missing from it counts as 0."""
 
-    def total(metric: str, attributes: Mapping[str, str] | None = None) -> float:
+    def total(metric: str, attributes: Mapping[str, AttributeValue] | None = None) -> float:
         attributes = attributes or {}
         return sum(
             point.value
@@ -112,8 +120,10 @@ def read_counters(snapshot: Snapshot) -> RecordCounters:
     return RecordCounters(
         runs=total(RUNS_METRIC),
         llm_calls=total(LLM_CALLS_METRIC),
+        tokens=total(LLM_TOKENS_METRIC),
         input_tokens=total(LLM_TOKENS_METRIC, {ATTR_GEN_AI_TOKEN_TYPE: "input"}),
         output_tokens=total(LLM_TOKENS_METRIC, {ATTR_GEN_AI_TOKEN_TYPE: "output"}),
+        overflow_tokens=total(LLM_TOKENS_METRIC, {ATTR_METRIC_OVERFLOW: True}),
         usage_requests=total(REQUESTS_METRIC, {ATTR_RECORDS_LEVEL: Level.LLM_USAGE.value}),
         backlog=total(BACKLOG_METRIC),
         dropped=total(DROPPED_METRIC),

@@ -31,8 +31,10 @@ def records_result(polls: int = 2, per_poll: int = 100, **changes: float) -> dic
     counters = {
         "runs": total,
         "llm_calls": 3 * total,
+        "tokens": 500 * total,
         "input_tokens": 400 * total,
         "output_tokens": 100 * total,
+        "overflow_tokens": 0,
         "usage_requests": total,
         "backlog": 0,
         "dropped": 0,
@@ -71,6 +73,7 @@ def test_check_records_all_match():
         ({"runs": 150}, "runs counted in dify.workflow.runs 150, added 200"),
         ({"usage_requests": 199}, "node-execution reads 199, added 200"),
         ({"llm_calls": 601}, "LLM calls in dify.llm.calls 601, added 600"),
+        ({"tokens": 99999}, "tokens in dify.llm.tokens 99999, added 100000"),
         ({"input_tokens": 1}, "input tokens in dify.llm.tokens 1, added 80000"),
         ({"output_tokens": 0}, "output tokens in dify.llm.tokens 0, added 20000"),
         ({"backlog": 3}, "3 runs still in the backlog"),
@@ -84,6 +87,21 @@ def test_check_records_reports_each_difference(changes, message):
     problems = check_records(added_totals(result["polls"]), result["counters"])
 
     assert problems == [message]
+
+
+def test_check_records_overflow_skips_split():
+    # 30000 tokens sit in the overflow series, without a token type.
+    result = records_result(input_tokens=60_000, output_tokens=10_000, overflow_tokens=30_000)
+
+    assert check_records(added_totals(result["polls"]), result["counters"]) == []
+
+
+def test_check_records_overflow_keeps_sum():
+    result = records_result(tokens=90_000, input_tokens=60_000, output_tokens=10_000, overflow_tokens=20_000)
+
+    problems = check_records(added_totals(result["polls"]), result["counters"])
+
+    assert problems == ["tokens in dify.llm.tokens 90000, added 100000"]
 
 
 def test_records_throughput_per_cpu_second():

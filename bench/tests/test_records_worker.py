@@ -26,6 +26,7 @@ def snapshot(runs: float = 5, calls: float = 12, usage_requests: float = 5, back
                 Point({"dify.app.id": "a", "gen_ai.token.type": "input"}, 300),
                 Point({"dify.app.id": "b", "gen_ai.token.type": "input"}, 100),
                 Point({"dify.app.id": "a", "gen_ai.token.type": "output"}, 90),
+                Point({"otel.metric.overflow": True}, 50),
             ],
             "dify.exporter.records.requests": [
                 Point({"dify.records.level": "workflow_runs"}, 40),
@@ -43,8 +44,10 @@ def test_read_counters_sums_series():
 
     assert counters.runs == 5
     assert counters.llm_calls == 12
+    assert counters.tokens == 540
     assert counters.input_tokens == 400
     assert counters.output_tokens == 90
+    assert counters.overflow_tokens == 50
     assert counters.usage_requests == 5
     assert counters.errors == 2
 
@@ -52,7 +55,7 @@ def test_read_counters_sums_series():
 def test_read_counters_missing_metrics():
     counters = read_counters(Snapshot())
 
-    assert counters == RecordCounters(0, 0, 0, 0, 0, 0, 0, 0)
+    assert counters == RecordCounters(0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
 
 
 def test_counters_since_keeps_backlog():
