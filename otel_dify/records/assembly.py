@@ -78,6 +78,7 @@ def build_records_runtime(
         max_pages=settings.records_max_pages,
         usage_budget=settings.llm_usage_budget,
         usage_concurrency=settings.llm_usage_concurrency,
+        max_concurrency=settings.max_concurrency,
     )
 
     console = {

@@ -68,8 +68,6 @@ class RecordOptions:
     max_pages: int = 20
     usage_budget: int = 100
     usage_concurrency: int = 4
-    # NOTE: otel_dify.records.assembly does not pass settings.max_concurrency
-    # here yet, so the pools assume 4 slots whatever its value.
     max_concurrency: int = 4
 
     @property
