@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Callable, Protocol, Sequence
 from otel_dify.catalog import ATTR_WORKSPACE_ID
 from otel_dify.collect.points import build_snapshot
 from otel_dify.collect.workspace import WorkspaceResult
+from otel_dify.runtime.memory import release_free_memory
 from otel_dify.runtime.self_stats import SelfStats
 from otel_dify.snapshot import SnapshotHolder
 
@@ -55,6 +56,7 @@ class Poller:
     ``records``, each workspace's record collection runs right after its
     statistics, and the usage backlog and the state file once all are done;
     record errors count in ``dify.exporter.errors`` but leave ``up`` alone.
+    Each poll ends with :func:`~otel_dify.runtime.memory.release_free_memory`.
     """
 
     def __init__(
@@ -124,6 +126,10 @@ class Poller:
                 "duration_s": round(summary.duration_s, 3),
             },
         )
+
+        # The poll's requests, responses and rows are garbage now, but glibc
+        # would keep their pages for later allocations instead of returning them.
+        release_free_memory()
         return summary
 
     async def _timed_poll(self, key: str, collector: Collector, now_utc: datetime) -> WorkspaceResult:

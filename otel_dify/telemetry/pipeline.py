@@ -24,6 +24,7 @@ from opentelemetry.util.types import Attributes
 
 from otel_dify import __version__, catalog
 from otel_dify.catalog import MetricSpec
+from otel_dify.runtime.memory import release_free_memory
 from otel_dify.snapshot import SnapshotHolder
 from otel_dify.telemetry.resource import build_resource
 
@@ -292,6 +293,10 @@ class _ResultRecordingExporter(MetricExporter):
         except Exception:
             self._local.result = MetricExportResult.FAILURE
             raise
+        finally:
+            # The encoded data points are garbage now, but glibc would keep
+            # their pages in the export thread's heap instead of returning them.
+            release_free_memory()
         self._local.result = result
         return result
 
