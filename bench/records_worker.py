@@ -10,9 +10,9 @@ until that age cannot reach back before the counting start.
 
 Runs still waiting for their node executions after the last of these polls
 are read in drain polls, which add no runs and are timed like the others.
-The result holds, per timed poll, what the simulator added, the requests by
+The result contains, per timed poll, what the simulator added, the requests by
 endpoint, the wall time and the CPU time of the poll and its export. It also
-holds the change of the exporter's own counters over the timed polls, as its
+contains the change of the exporter's own counters over the timed polls, as its
 snapshot reports them, so ``bench/records_figures.py`` can check that every
 added run was counted and read once.
 """
