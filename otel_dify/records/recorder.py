@@ -125,6 +125,10 @@ class Recorder:
         self._histograms = histograms
         self._wall_clock = wall_clock
 
+    def unix_now(self) -> int:
+        """Return the wall clock's current time in whole Unix seconds."""
+        return int(self._wall_clock())
+
     def count_run(self, context: AppContext, run: RunRecord, *, queue_usage: bool = True) -> None:
         """Count one finished run. ``queue_usage=False`` skips the node-execution read (no console access)."""
         app_id = context.app.id
@@ -145,7 +149,7 @@ class Recorder:
                 )
 
         if queue_usage and Level.LLM_USAGE in self.levels:
-            self.queue_usage(context, run.id, run.total_tokens, ready_at=int(self._wall_clock()))
+            self.queue_usage(context, run.id, run.total_tokens, ready_at=self.unix_now())
 
     def queue_usage(self, context: AppContext, run_id: str, run_tokens: int | None, *, ready_at: int) -> None:
         """Queue a finished run for its node executions; count it as dropped when the backlog is full."""

@@ -92,7 +92,10 @@ class RecordsRuntime:
 
     async def finish_poll(self, now_utc: datetime) -> None:
         """Read node executions of queued runs within the budget, update end-user ranks and save the state."""
-        now = int(now_utc.timestamp())
+        # Runs counted during this poll are queued at the time they were
+        # counted, which is past now_utc once the poll crosses a second
+        # boundary. Taking the later time reads them in this poll, not the next.
+        now = max(int(now_utc.timestamp()), self.recorder.unix_now())
         if Level.LLM_USAGE in self.options.levels and self._console_clients:
             summary = await drain_backlog(
                 self.recorder,
