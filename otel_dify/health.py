@@ -26,11 +26,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
 if TYPE_CHECKING:
+    # Imported at run time by the server code only: the module loads asyncio
+    # and with it ssl (about 9 MB), which ``otel-dify healthcheck`` does not need.
     from otel_dify.runtime.http_server import HttpResponse
-
-# The server module is imported by HealthServer only: it loads asyncio and
-# with it ssl (about 9 MB), which the probe of ``otel-dify healthcheck`` does
-# not need.
 
 logger = logging.getLogger(__name__)
 
@@ -126,11 +124,12 @@ def check_readiness(state: HealthState, now: float) -> HealthReport:
 
 
 class HealthServer:
-    """A server for ``/healthz`` and ``/readyz`` (see :class:`SmallHttpServer`).
+    """A server for ``/healthz`` and ``/readyz`` on :class:`~otel_dify.runtime.http_server.SmallHttpServer`.
 
     ``port`` 0 binds a free port; :attr:`port` returns the bound one after
     :meth:`start`. It logs no access lines, because probes arrive every few
-    seconds. ``read_timeout_s`` and ``max_head_bytes`` bound each request.
+    seconds. ``read_timeout_s`` (seconds) and ``max_head_bytes`` bound each
+    request, with the defaults of the HTTP server module.
     """
 
     def __init__(

@@ -338,3 +338,14 @@ def test_probe_invalid_answer() -> None:
         thread.join(timeout=5)
 
     assert code == 1
+
+
+def test_server_limits_match_http_module() -> None:
+    import inspect
+
+    from otel_dify.runtime.http_server import DEFAULT_MAX_HEAD_BYTES, DEFAULT_READ_TIMEOUT_S
+
+    parameters = inspect.signature(HealthServer).parameters
+
+    assert parameters["read_timeout_s"].default == DEFAULT_READ_TIMEOUT_S
+    assert parameters["max_head_bytes"].default == DEFAULT_MAX_HEAD_BYTES
