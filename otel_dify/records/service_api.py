@@ -50,9 +50,6 @@ class ServiceApiCollector:
     fails keeps its previous name and mode, or is left out until one succeeds.
     ``max_concurrency`` is the transport's request slots
     (OTEL_DIFY_MAX_CONCURRENCY) and sizes the pool of workers that read keys.
-
-    NOTE: otel_dify.runtime.assembly does not pass settings.max_concurrency
-    here yet, so this pool assumes 4 slots whatever its value.
     """
 
     def __init__(
@@ -68,6 +65,11 @@ class ServiceApiCollector:
         self._monotonic = monotonic
         self._workers = pool_size(max_concurrency)
         self._apps: dict[str, App] = {}
+
+    @property
+    def workers(self) -> int:
+        """Number of worker coroutines that read the keys' ``/v1/info`` in one poll."""
+        return self._workers
         self._read_at: dict[str, float] = {}
 
     @property

@@ -212,7 +212,15 @@ def assemble(
         from otel_dify.records.service_api import SERVICE_API_KEY, ServiceApiCollector
 
         collectors.append(
-            (SERVICE_API_KEY, ServiceApiCollector(service_clients, on_error=stats.record_error, monotonic=monotonic))
+            (
+                SERVICE_API_KEY,
+                ServiceApiCollector(
+                    service_clients,
+                    on_error=stats.record_error,
+                    monotonic=monotonic,
+                    max_concurrency=settings.max_concurrency,
+                ),
+            )
         )
 
     records = _build_records(
