@@ -38,9 +38,8 @@ from otel_dify.snapshot import AttributeValue, Snapshot, SnapshotHolder
 from otel_dify.telemetry import create_telemetry
 
 from bench.control import RUN_AGE_S, AddedRuns, SimulatorControl
-from bench.polling import export, poll_and_export
-from bench.procstats import cpu_seconds
-from bench.request_counts import count_by_endpoint, count_by_kind
+from bench.polling import measure_poll, poll_and_export
+from bench.request_counts import count_by_kind
 
 logger = logging.getLogger(__name__)
 
@@ -147,16 +146,11 @@ async def records_run(args: argparse.Namespace, settings: Settings) -> dict[str,
     polls: list[dict[str, Any]] = []
 
     async def timed_poll(added: AddedRuns) -> None:
-        before = assembly.stats.requests()
-        cpu_before = cpu_seconds()
+        measured = await measure_poll(assembly, telemetry, flush_timeout_s)
+        summary = measured.summary
+        per_endpoint = measured.endpoints
 
-        summary = await assembly.poller.poll_once()
-        cpu_polled = cpu_seconds()
-        await export(telemetry, flush_timeout_s)
-
-        cpu_after = cpu_seconds()
         _check_poll(summary, args.apps)
-        per_endpoint = count_by_endpoint(before, assembly.stats.requests())
         polls.append(
             {
                 "added": added.as_dict(),
@@ -164,8 +158,8 @@ async def records_run(args: argparse.Namespace, settings: Settings) -> dict[str,
                 "endpoints": per_endpoint,
                 "errors": summary.errors,
                 "duration_s": summary.duration_s,
-                "cpu_poll_s": cpu_polled - cpu_before,
-                "cpu_export_s": cpu_after - cpu_polled,
+                "cpu_poll_s": measured.cpu_poll_s,
+                "cpu_export_s": measured.cpu_export_s,
             }
         )
 
@@ -178,11 +172,8 @@ async def records_run(args: argparse.Namespace, settings: Settings) -> dict[str,
         for _ in range(args.polls):
             await timed_poll(await control.add_runs(args.runs))
 
-        # NOTE: the exporter queues a counted run for its node executions as
-        # ready at the whole second it was counted in, but a poll reads only
-        # runs ready at the second the poll started in. Runs counted after a
-        # second boundary inside a poll therefore wait for the next poll.
-        # Drain polls add no runs and count in the CPU time, as their reads
+        # Runs the budget or a retry left in the backlog are read by drain
+        # polls. They add no runs and count in the CPU time, as their reads
         # are part of processing the added runs.
         backlog = read_counters(holder.current).backlog
         drain_limit = math.ceil(backlog / settings.llm_usage_budget) + DRAIN_EXTRA_POLLS

@@ -51,13 +51,12 @@ from otel_dify.snapshot import SnapshotHolder
 from otel_dify.telemetry import create_telemetry
 
 from bench.control import SimulatorControl
-from bench.polling import check_summary, export, poll_and_export
-from bench.procstats import anonymous_rss_bytes, cpu_seconds, rss_bytes
+from bench.polling import check_summary, measure_poll, poll_and_export
+from bench.procstats import anonymous_rss_bytes, rss_bytes
 from bench.records_worker import records_run
 from bench.request_counts import (
     SessionSchedule,
     app_list_pages,
-    count_by_endpoint,
     count_by_kind,
     record_requests,
     statistics_requests,
@@ -104,20 +103,15 @@ async def timed_run(args: argparse.Namespace, settings: Settings) -> dict[str, A
             # Read before the CPU window opens, so the control request costs the figures nothing.
             server_before = await control.server_time()
             due = schedule.due_requests(time.monotonic())
-            before = assembly.stats.requests()
-            cpu_before = cpu_seconds()
+            measured = await measure_poll(assembly, telemetry, flush_timeout_s)
+            summary = measured.summary
+            per_endpoint = measured.endpoints
 
-            summary = await assembly.poller.poll_once()
-            cpu_polled = cpu_seconds()
-            await export(telemetry, flush_timeout_s)
-
-            cpu_after = cpu_seconds()
             served = (await control.server_time()).since(server_before)
             if not first:
-                cpu_steady_s += cpu_after - cpu_before
-                cpu_export_s += cpu_after - cpu_polled
+                cpu_steady_s += measured.cpu_poll_s + measured.cpu_export_s
+                cpu_export_s += measured.cpu_export_s
             check_summary(summary, args.apps)
-            per_endpoint = count_by_endpoint(before, assembly.stats.requests())
             polls.append(
                 {
                     "first": first,
@@ -125,8 +119,8 @@ async def timed_run(args: argparse.Namespace, settings: Settings) -> dict[str, A
                     "endpoints": per_endpoint,
                     "minimum": minimum_requests(args.apps, enabled, levels, history=first, session=due),
                     "duration_s": summary.duration_s,
-                    "cpu_poll_s": cpu_polled - cpu_before,
-                    "cpu_export_s": cpu_after - cpu_polled,
+                    "cpu_poll_s": measured.cpu_poll_s,
+                    "cpu_export_s": measured.cpu_export_s,
                     "server_requests": served.requests,
                     "server_handler_s": served.handler_s,
                     "server_cpu_s": served.cpu_s,
