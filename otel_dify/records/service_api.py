@@ -65,12 +65,12 @@ class ServiceApiCollector:
         self._monotonic = monotonic
         self._workers = pool_size(max_concurrency)
         self._apps: dict[str, App] = {}
+        self._read_at: dict[str, float] = {}
 
     @property
     def workers(self) -> int:
         """Number of worker coroutines that read the keys' ``/v1/info`` in one poll."""
         return self._workers
-        self._read_at: dict[str, float] = {}
 
     @property
     def workspace_id(self) -> str | None:
