@@ -48,7 +48,7 @@ def run() -> int:
 
     from otel_dify.runtime.service import run_service
 
-    return _run_async(run_service(settings))
+    return _run_service_command(run_service(settings))
 
 
 def once(*, console: bool) -> int:
@@ -60,7 +60,7 @@ def once(*, console: bool) -> int:
 
     from otel_dify.runtime.service import run_once
 
-    return _run_async(run_once(settings, console=console))
+    return _run_service_command(run_once(settings, console=console))
 
 
 def check() -> int:
@@ -97,6 +97,18 @@ def demo(*, profile: str, seed: int, otlp: bool, interval_s: float) -> int:
     from otel_dify.demo import run_demo
 
     return _run_async(run_demo(profile=profile, seed=seed, otlp=otlp, interval_s=interval_s))
+
+
+def _run_service_command(coroutine) -> int:
+    """Run ``run`` or ``once``; a setting that proves unusable at start (a state directory in use) exits 2."""
+    from otel_dify.config import ConfigError
+
+    try:
+        return _run_async(coroutine)
+    except ConfigError as error:
+        logger.error("invalid configuration", extra={"problems": [str(problem) for problem in error.problems]})
+        sys.stderr.write(f"otel-dify: invalid configuration:\n{error}\n")
+        return EXIT_CONFIG
 
 
 def _run_async(coroutine) -> int:

@@ -8,6 +8,8 @@ import subprocess
 import sys
 import urllib.request
 
+import pytest
+
 from otel_dify import __version__
 
 COMMAND = [sys.executable, "-m", "otel_dify"]
@@ -49,3 +51,31 @@ def test_simulator_subcommand_passes_options():
         process.send_signal(signal.SIGTERM)
         exit_code = process.wait(timeout=30)
     assert exit_code == 0
+
+
+@pytest.mark.parametrize("command", ["run", "once"])
+def test_state_dir_in_use_exits_2(tmp_path, command):
+    from otel_dify.records.store import StateStore
+
+    holder = StateStore(tmp_path / "state")
+    holder.load(seen_bound=10, backlog_bound=10)
+    environment = clean_environment() | {
+        # Nothing listens on the discard port; the command must stop before its first request.
+        "OTEL_DIFY_BASE_URL": "http://127.0.0.1:9",
+        "OTEL_DIFY_EMAIL": "ops@example.com",
+        "OTEL_DIFY_PASSWORD": "not-a-real-password",
+        "OTEL_DIFY_STATE_DIR": str(tmp_path / "state"),
+        "OTEL_DIFY_HEALTH_PORT": "0",
+    }
+    try:
+        result = subprocess.run(
+            [*COMMAND, command], capture_output=True, text=True, timeout=60, env=environment, cwd=tmp_path
+        )
+    finally:
+        holder.close()
+
+    assert result.returncode == 2
+    assert "OTEL_DIFY_STATE_DIR" in result.stderr
+    assert "in use by another otel-dify process" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "not-a-real-password" not in result.stdout + result.stderr

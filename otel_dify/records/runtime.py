@@ -120,6 +120,11 @@ class RecordsRuntime:
         self.recorder.labels.promote()
         await self.save()
 
+    def close(self) -> None:
+        """Release the state directory's lock, so that another process or assembly can use it."""
+        if self._store is not None:
+            self._store.close()
+
     async def save(self) -> None:
         """Write the state file when a state directory is configured; a failure is logged, not raised."""
         if self._store is None:

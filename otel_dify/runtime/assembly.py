@@ -135,6 +135,8 @@ class Assembly:
         for _key, client in self.clients:
             await client.close()
         await self.transport.close()
+        if self.records is not None:
+            self.records.close()
 
 
 def _utc_now() -> datetime:

@@ -129,7 +129,7 @@ async def run_service(settings: Settings, *, telemetry: Telemetry | None = None)
     holder = SnapshotHolder()
     if telemetry is None:
         telemetry = create_telemetry(settings, holder)
-    assembly = assemble(settings, holder, durations=telemetry)
+    assembly = await _assemble_or_stop(settings, holder, telemetry)
 
     health_state = HealthState(poll_interval_s=settings.poll_interval, reason="no poll has finished yet")
     health = HealthServer(settings.health_host, settings.health_port, health_state)
@@ -229,7 +229,7 @@ async def run_once(settings: Settings, *, console: bool = False, console_stream:
     """Poll once, export once, shut down; return 0 when every workspace was polled without error."""
     holder = SnapshotHolder()
     telemetry = create_telemetry(settings, holder, console=console, console_stream=console_stream)
-    assembly: Assembly = assemble(settings, holder, durations=telemetry)
+    assembly = await _assemble_or_stop(settings, holder, telemetry)
     try:
         summary = await assembly.poller.poll_once()
         exported = await _flush(telemetry, settings.shutdown_timeout)
@@ -240,6 +240,15 @@ async def run_once(settings: Settings, *, console: bool = False, console_stream:
     if not exported:
         logger.error("metrics export failed")
     return EXIT_OK if summary.succeeded and exported else EXIT_FAILURE
+
+
+async def _assemble_or_stop(settings: Settings, holder: SnapshotHolder, telemetry: Telemetry) -> Assembly:
+    """Assemble the exporter; when that raises (a state directory in use), stop the telemetry pipeline first."""
+    try:
+        return assemble(settings, holder, durations=telemetry)
+    except Exception:
+        await _shutdown_telemetry_without_export(telemetry, settings.shutdown_timeout)
+        raise
 
 
 async def _shutdown_telemetry_without_export(telemetry: Telemetry, timeout_s: float) -> None:

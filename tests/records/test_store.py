@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from otel_dify.records.state import RecordState
-from otel_dify.records.store import STATE_FILE_NAME, StateStore
+from otel_dify.records.store import STATE_FILE_NAME, StateDirectoryInUseError, StateStore
 
 
 def saved_state() -> RecordState:
@@ -111,3 +111,39 @@ def test_unreadable_file_moved_aside(tmp_path: Path) -> None:
 
     assert state.started_at is None
     assert (tmp_path / f"{STATE_FILE_NAME}.corrupt-5").exists()
+
+
+def test_lock_rejects_second_store(tmp_path: Path) -> None:
+    first = StateStore(tmp_path)
+    first.load(seen_bound=100, backlog_bound=10)
+
+    with pytest.raises(StateDirectoryInUseError) as raised:
+        StateStore(tmp_path).load(seen_bound=100, backlog_bound=10)
+
+    assert [problem.variable for problem in raised.value.problems] == ["OTEL_DIFY_STATE_DIR"]
+    assert str(tmp_path) in str(raised.value)
+    first.close()
+
+
+def test_close_releases_lock(tmp_path: Path) -> None:
+    first = StateStore(tmp_path)
+    first.load(seen_bound=100, backlog_bound=10)
+    first.close()
+    first.close()
+
+    second = StateStore(tmp_path)
+    state = second.load(seen_bound=100, backlog_bound=10)
+
+    assert state.started_at is None
+    second.close()
+
+
+def test_load_twice_keeps_own_lock(tmp_path: Path) -> None:
+    store = StateStore(tmp_path)
+    store.load(seen_bound=100, backlog_bound=10)
+
+    store.load(seen_bound=100, backlog_bound=10)
+
+    with pytest.raises(StateDirectoryInUseError):
+        StateStore(tmp_path).load(seen_bound=100, backlog_bound=10)
+    store.close()
