@@ -79,7 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # untouched, so the simulator's own parser reads everything after it.
         from otel_dify.simulator.__main__ import main as simulator_main
 
-        return simulator_main(arguments[1:])
+        return simulator_main(arguments[1:], prog="otel-dify simulator")
 
     args = _parser().parse_args(arguments)
     command = args.command or "run"

@@ -88,6 +88,12 @@ def healthcheck(host: str | None, port: int | None, *, ready: bool) -> int:
         except ValueError:
             sys.stderr.write("otel-dify: invalid configuration:\nOTEL_DIFY_HEALTH_PORT: not an integer\n")
             return EXIT_CONFIG
+    if port == 0:
+        sys.stderr.write(
+            "otel-dify: the health port is 0, so the server picked a free port at start;"
+            " pass --port with the port of the 'health server started' log line\n"
+        )
+        return EXIT_CONFIG
     return probe(host, port, path=READYZ_PATH if ready else HEALTHZ_PATH)
 
 

@@ -43,8 +43,10 @@ async def run_demo(
         for app in simulator.apps():
             truth = simulator.ground_truth(app.id)
             cost = ", ".join(f"{amount} {currency}" for currency, amount in sorted(truth.cost.items())) or "0"
+            # Some generated names already end in the mode, for example "Invoice Extractor (workflow)".
+            label = app.name if f"({app.mode.value})" in app.name else f"{app.name} ({app.mode.value})"
             out.write(
-                f"# {app.name} ({app.mode.value}): messages={truth.messages} tokens={truth.tokens} "
+                f"# {label}: messages={truth.messages} tokens={truth.tokens} "
                 f"cost={cost} workflow_runs={truth.workflow_runs} workflow_tokens={truth.workflow_tokens}\n"
             )
         return exit_code

@@ -232,8 +232,12 @@ def probe(host: str, port: int, timeout_s: float = 3.0, path: str = HEALTHZ_PATH
         response.read()
         status = response.status
     except (OSError, http.client.HTTPException) as error:
+        # The URL and cause go into the message too, because the healthcheck
+        # command configures no log formatter that would print the extra fields.
         logger.warning(
-            "health probe failed",
+            "health probe of %s failed: %s",
+            _probe_url(target_host, port, path),
+            str(error) or type(error).__name__,
             extra={"host": target_host, "port": port, "endpoint": path, "error_type": type(error).__name__},
         )
         return 1
@@ -242,8 +246,16 @@ def probe(host: str, port: int, timeout_s: float = 3.0, path: str = HEALTHZ_PATH
 
     if status != 200:
         logger.warning(
-            "health probe failed: unhealthy status",
+            "health probe of %s failed: HTTP status %s",
+            _probe_url(target_host, port, path),
+            status,
             extra={"host": target_host, "port": port, "endpoint": path, "http_status": status},
         )
         return 1
     return 0
+
+
+def _probe_url(host: str, port: int, path: str) -> str:
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}{path}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import urllib.request
@@ -79,3 +80,47 @@ def test_state_dir_in_use_exits_2(tmp_path, command):
     assert "in use by another otel-dify process" in result.stderr
     assert "Traceback" not in result.stderr
     assert "not-a-real-password" not in result.stdout + result.stderr
+
+
+def test_healthcheck_port_zero_exits_2(tmp_path):
+    environment = clean_environment() | {"OTEL_DIFY_HEALTH_PORT": "0"}
+
+    result = subprocess.run(
+        [*COMMAND, "healthcheck"], capture_output=True, text=True, timeout=60, env=environment, cwd=tmp_path
+    )
+
+    assert result.returncode == 2
+    assert "--port" in result.stderr
+
+
+def test_healthcheck_failure_names_url(tmp_path):
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        port = listener.getsockname()[1]
+    # The socket is closed, so nothing listens on the port any more.
+
+    result = subprocess.run(
+        [*COMMAND, "healthcheck", "--port", str(port)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=clean_environment(),
+        cwd=tmp_path,
+    )
+
+    assert result.returncode == 1
+    assert f"http://127.0.0.1:{port}/healthz" in result.stderr
+
+
+def test_demo_prints_metrics_and_truth(tmp_path):
+    result = subprocess.run(
+        [*COMMAND, "demo"], capture_output=True, text=True, timeout=120, env=clean_environment(), cwd=tmp_path
+    )
+
+    assert result.returncode == 0
+    assert "dify.app.messages" in result.stdout
+    truth_lines = [line for line in result.stdout.splitlines() if line.startswith("# ") and "messages=" in line]
+    assert len(truth_lines) == 5
+    for line in truth_lines:
+        label = line[2:].split(":")[0]
+        assert label.count("(") == 1, label

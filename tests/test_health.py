@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 import threading
 
@@ -318,6 +319,18 @@ async def test_probe_wildcard_host_uses_loopback(served) -> None:
 
 def test_probe_connection_refused() -> None:
     assert probe("127.0.0.1", unused_port(), 1.0) == 1
+
+
+def test_probe_failure_names_url(caplog: pytest.LogCaptureFixture) -> None:
+    port = unused_port()
+
+    with caplog.at_level(logging.WARNING, logger="otel_dify.health"):
+        probe("127.0.0.1", port, 1.0, "/readyz")
+
+    messages = [record.getMessage() for record in caplog.records]
+    assert len(messages) == 1
+    assert messages[0].startswith(f"health probe of http://127.0.0.1:{port}/readyz failed: ")
+    assert "refused" in messages[0].lower()
 
 
 def test_probe_invalid_answer() -> None:

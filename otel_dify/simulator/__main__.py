@@ -21,16 +21,24 @@ from otel_dify.simulator.server import DifySimulator, run_simulator
 logger = logging.getLogger(__name__)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """Return the command-line parser."""
-    parser = argparse.ArgumentParser(prog="python -m otel_dify.simulator", description=__doc__.splitlines()[0])
+def build_parser(prog: str = "python -m otel_dify.simulator") -> argparse.ArgumentParser:
+    """Return the command-line parser; ``prog`` is the command name its usage line shows."""
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     parser.add_argument("--port", type=int, default=0, help="TCP port; 0 picks a free one (default: 0)")
-    parser.add_argument("--profile", default="1.15", choices=sorted(PROFILES), help="Dify version to imitate")
+    parser.add_argument(
+        "--profile", default="1.15", choices=sorted(PROFILES), help="Dify version to imitate (default: 1.15)"
+    )
     parser.add_argument("--seed", type=int, default=1, help="seed of the generated data (default: 1)")
     parser.add_argument("--days", type=int, default=10, help="days of traffic before now (default: 10)")
-    parser.add_argument("--email", default=DEFAULT_ADMIN_EMAIL, help="admin e-mail to log in with")
-    parser.add_argument("--password", default=DEFAULT_ADMIN_PASSWORD, help="admin password (fake, demo only)")
+    parser.add_argument(
+        "--email", default=DEFAULT_ADMIN_EMAIL, help=f"admin e-mail to log in with (default: {DEFAULT_ADMIN_EMAIL})"
+    )
+    parser.add_argument(
+        "--password",
+        default=DEFAULT_ADMIN_PASSWORD,
+        help=f"admin password, fake, for demos only (default: {DEFAULT_ADMIN_PASSWORD})",
+    )
     parser.add_argument("--admin-api-key", default=None, help="enable the admin API key (1.15 profile only)")
     parser.add_argument(
         "--secure-cookies",
@@ -63,9 +71,9 @@ async def serve(args: argparse.Namespace) -> None:
         await stop.wait()
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, *, prog: str = "python -m otel_dify.simulator") -> int:
     """Parse ``argv`` and serve; returns the process exit code."""
-    args = build_parser().parse_args(argv)
+    args = build_parser(prog).parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr)
     asyncio.run(serve(args))
     return 0
