@@ -116,8 +116,9 @@ def build_parser() -> argparse.ArgumentParser:
     size.add_argument("--records-polls", type=int, default=5,
                       help="polls of the records run, each after new workflow runs; 0 skips the run (default: 5)")
     size.add_argument("--records-runs", type=int, default=100,
-                      help="finished workflow runs the simulator adds before each records poll; more than "
-                           "OTEL_DIFY_LLM_USAGE_BUDGET (100 by default) fails the check (default: 100)")
+                      help="finished workflow runs the simulator adds before each records poll; runs beyond "
+                           "OTEL_DIFY_LLM_USAGE_BUDGET (100 by default) stay in the exporter's backlog, and drain "
+                           "polls after the last records poll read them (default: 100)")
 
     setup = parser.add_argument_group("exporter and simulator")
     setup.add_argument("--latency-ms", type=float, default=10.0,
@@ -130,8 +131,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="let the simulator compute every statistics response again instead of serving "
                             "repeats from memory; its CPU time then adds to the poll times")
     setup.add_argument("--set", dest="settings", type=_setting, action="append", default=[], metavar="OTEL_NAME=VALUE",
-                       help="an exporter setting for the timed, start-up and memory runs, such as "
-                            "OTEL_DIFY_RECORDS_ENABLED=none; repeat for more")
+                       help="an exporter setting for every measured process, such as "
+                            "OTEL_DIFY_RECORDS_ENABLED=none; repeat for more. The records worker adds its record "
+                            "levels and turns the statistics metrics off on top")
     setup.add_argument("--seed", type=int, default=1, help="seed of the simulated data (default: 1)")
     setup.add_argument("--days", type=int, default=10, help="days of simulated traffic (default: 10)")
 
