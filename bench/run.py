@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import shlex
 import sys
 import tempfile
 import time
@@ -274,6 +275,36 @@ def check_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -
         parser.error(f"--records-runs must be between 1 and {MAX_RUNS_PER_REQUEST}")
 
 
+#: Endings of setting names whose values the printed header hides, such as
+#: OTEL_DIFY_PASSWORD or OTEL_EXPORTER_OTLP_HEADERS (which can carry a token).
+SECRET_NAME_ENDINGS = ("PASSWORD", "_KEY", "_KEYS", "SALT", "TOKEN", "SECRET", "HEADERS")
+
+
+def settings_line(settings: list[tuple[str, str]]) -> str | None:
+    """Return the ``settings:`` header line for the ``--set`` values, or None when none were given.
+
+    Each ``NAME=VALUE`` is quoted as a shell word, so a value with spaces
+    stays one item. Values of names with a ``SECRET_NAME_ENDINGS`` ending
+    show as ``***``. A name given twice shows twice, in order, and the
+    exporter gets the last value.
+    """
+    if not settings:
+        return None
+
+    shell_words = []
+    for name, value in settings:
+        if name.upper().endswith(SECRET_NAME_ENDINGS):
+            value = "***"
+        shell_words.append(shlex.quote(f"{name}={value}"))
+    return "settings: " + " ".join(shell_words)
+
+
+def summary_line(app_count: int, elapsed_s: float, log_dir: Path) -> str:
+    """Return the last line of the report: app counts measured, minutes taken and the log directory."""
+    noun = "app count" if app_count == 1 else "app counts"
+    return f"{app_count} {noun} measured in {elapsed_s / 60:.1f} min; child process logs in {log_dir}"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -304,9 +335,13 @@ def main(argv: list[str] | None = None) -> int:
     # Other processes on the machine slow the wall-time figures down; the
     # load average shows whether there were any.
     print(f"load average (1 min): {load_at_start[0]:.2f} at start, {load_at_end[0]:.2f} at end")
+    settings = settings_line(args.settings)
+    if settings is not None:
+        print(settings)
     print()
     print(render_table(benchmark.figures))
-    print(f"\n{len(args.apps)} app counts measured in {elapsed_s / 60:.1f} min; child process logs in {log_dir}")
+    print()
+    print(summary_line(len(args.apps), elapsed_s, log_dir))
     if args.json is not None:
         document = {
             "machine": machine,

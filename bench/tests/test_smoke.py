@@ -23,7 +23,8 @@ ROWS = (
 def test_bench_smallest_run():
     completed = subprocess.run(
         [sys.executable, "-m", "bench", "--apps", "5", "--timed-polls", "1", "--polls", "2", "--fast-polls", "3",
-         "--fast-polls-max-apps", "5", "--protocols", "http/protobuf", "--records-polls", "2", "--records-runs", "10"],
+         "--fast-polls-max-apps", "5", "--protocols", "http/protobuf", "--records-polls", "2", "--records-runs", "10",
+         "--set", "OTEL_DIFY_MAX_SERIES_PER_METRIC=2000"],
         capture_output=True,
         text=True,
         cwd=REPO_ROOT,
@@ -36,6 +37,8 @@ def test_bench_smallest_run():
         assert row in completed.stdout, f"row {row!r} missing from:\n{completed.stdout}"
     assert "not measured" not in completed.stdout
     assert "FAIL" not in completed.stdout
+    assert "\nsettings: OTEL_DIFY_MAX_SERIES_PER_METRIC=2000\n" in completed.stdout
+    assert "\n1 app count measured in " in completed.stdout
 
 
 def test_run_script_help():
