@@ -172,6 +172,8 @@ class SoakReport:
     rss_warmup_bytes: int = 0
     rss_end_bytes: int = 0
     wall_s: float = 0.0
+    #: Exporter clock time from the first poll to the last settling poll, in seconds.
+    exporter_s: float = 0.0
     log_records: dict[str, int] = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)
 
@@ -192,6 +194,8 @@ class SoakReport:
             "polls": self.polls,
             "failed_polls": self.failed_polls,
             "settle_polls": self.settle_polls,
+            "exporter_hours": round(self.exporter_s / 3600, 2),
+            "episodes_total": sum(self.episodes.values()),
             "episodes": dict(sorted(self.episodes.items())),
             "faulted_requests": self.faulted_requests,
             "requests": self.requests,
@@ -629,6 +633,7 @@ def _wire(
 async def _drive(soak: Soak, rng: random.Random) -> None:
     options, report, simulator = soak.options, soak.report, soak.simulator
     since = simulator.clock.now()
+    exporter_start_s = soak.monotonic.now
     plan = plan_traffic(simulator, rng, since, options)
     report.records_scheduled = plan.records
     schedule = FaultSchedule(soak, rng)
@@ -663,6 +668,7 @@ async def _drive(soak: Soak, rng: random.Random) -> None:
 
     await schedule.end()
     await _settle(soak, watch, since)
+    report.exporter_s = soak.monotonic.now - exporter_start_s
     report.logins = logins.applied
     report.refreshes = refreshes.applied
 
@@ -702,25 +708,36 @@ async def _settle(soak: Soak, watch: CounterWatch, since: datetime) -> None:
 def parse_options(argv: list[str] | None = None) -> tuple[SoakOptions, bool, bool]:
     """Return the options, the JSON flag and the verbose flag from the command line."""
     parser = argparse.ArgumentParser(prog="python -m bench.soak", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--polls", type=int, default=DEFAULT_POLLS, help="polls to run before the settling polls")
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of the data, traffic and faults")
     parser.add_argument(
-        "--interval", type=float, default=DEFAULT_INTERVAL_S, help="exporter time between polls, in seconds"
+        "--polls", type=int, default=DEFAULT_POLLS, help="polls to run before the settling polls (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--seed", type=int, default=DEFAULT_SEED, help="seed of the data, traffic and faults (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--interval",
+        type=float,
+        default=DEFAULT_INTERVAL_S,
+        help="exporter time between polls, in seconds (default: %(default)s)",
     )
     parser.add_argument(
         "--fault-rate",
         type=float,
         default=DEFAULT_FAULT_RATE,
-        help="chance, 0 to 1, that a fault episode starts before a poll while none is active",
+        help="chance, 0 to 1, that a fault episode starts before a poll while none is active (default: %(default)s)",
     )
     parser.add_argument(
         "--max-rss-growth",
         type=float,
         default=DEFAULT_MAX_RSS_GROWTH,
-        help="largest allowed growth of the resident memory after the warm-up, as a fraction (0.02 is 2 %%)",
+        help="largest allowed growth of the resident memory after the warm-up, as a fraction: 0.02 is 2 %% "
+        "(default: %(default)s)",
     )
     parser.add_argument(
-        "--check-every", type=int, default=DEFAULT_CHECK_EVERY, help="polls between two checks against ground truth"
+        "--check-every",
+        type=int,
+        default=DEFAULT_CHECK_EVERY,
+        help="polls between two checks against ground truth (default: %(default)s)",
     )
     parser.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     parser.add_argument("--verbose", action="store_true", help="print the exporter's WARNING and ERROR logs to stderr")
