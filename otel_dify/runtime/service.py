@@ -48,7 +48,7 @@ class _StopSignals:
             logger.warning("second stop signal; exiting without waiting", extra={"signal": name})
             self.forced.set()
             return
-        logger.info("stop signal received; finishing the poll in flight", extra={"signal": name})
+        logger.info("stop signal received; no new poll starts, and a poll in flight may finish", extra={"signal": name})
         self.received_at = time.monotonic()
         self.stop.set()
 

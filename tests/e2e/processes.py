@@ -17,7 +17,7 @@ from tests.e2e.ledger import OutputLedger
 
 # Messages of the exporter's log lines that the tests wait for.
 POLL_FINISHED = "poll finished"
-STOP_RECEIVED = "stop signal received; finishing the poll in flight"
+STOP_RECEIVED = "stop signal received; no new poll starts, and a poll in flight may finish"
 SECOND_STOP = "second stop signal; exiting without waiting"
 EXPORTER_STOPPED = "exporter stopped"
 
