@@ -244,7 +244,9 @@ def smoke_run(image: str, timeout_s: float) -> None:
                 "--host", LOOPBACK,
                 "--port", str(simulator_port),
                 "--email", SIMULATOR_EMAIL,
-                "--password", password,
+                # One word with "=": a random password may start with "-",
+                # which argparse would read as an option.
+                f"--password={password}",
                 options=["--no-healthcheck"],
             )
         )
